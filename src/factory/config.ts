@@ -1,0 +1,183 @@
+/**
+ * Factory configuration: defaults ← config file (YAML or JSON) ← `BOOTFORGE_*` environment ←
+ * command-line overrides. Every key is validated; unknown keys are errors that name the key,
+ * so a typo never silently falls back to a default.
+ */
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { invalidInput } from "../errors/index.js";
+
+const url = z
+  .string()
+  .refine((s) => /^https?:\/\/[^/]+/.test(s), "must be an http(s) URL with a host")
+  .transform((s) => (s.endsWith("/") ? s : `${s}/`));
+
+const schema = z
+  .object({
+    http: z
+      .object({
+        /** host:port to listen on. */
+        listen: z.string().default("127.0.0.1:8080"),
+        externalURL: url.optional(),
+        externalPXEURL: url.optional(),
+        allowedOrigins: z.array(z.string()).default(["*"]),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        /** `dir` (embedded) or `registry` (scale-out). */
+        kind: z.enum(["dir", "registry"]).default("dir"),
+        dir: z.string().default("work/factory"),
+        registry: z.string().optional(),
+        insecure: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    release: z
+      .object({
+        /** Where Talos releases come from: an OCI layout directory or a registry host. */
+        source: z.enum(["demo", "layout", "registry"]).default("demo"),
+        layout: z.string().optional(),
+        registry: z.string().default("ghcr.io"),
+        namespace: z.string().default(""),
+        insecure: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    build: z
+      .object({
+        minTalosVersion: z.string().default("1.2.0"),
+        brokenTalosVersions: z.array(z.string()).default([]),
+        maxConcurrency: z.number().int().min(1).max(64).default(2),
+        maxQueue: z.number().int().min(0).max(10000).default(32),
+        timeoutSeconds: z.number().int().min(1).default(1200),
+      })
+      .strict()
+      .prefault({}),
+    secureBoot: z
+      .object({
+        enabled: z.boolean().default(false),
+        keysDir: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type FactoryConfig = z.output<typeof schema>;
+type RawConfig = Record<string, unknown>;
+
+/** Resolved configuration with derived URLs filled in. */
+export interface ResolvedConfig extends FactoryConfig {
+  http: FactoryConfig["http"] & { externalURL: string; externalPXEURL: string };
+}
+
+/** All leaf paths of the schema, for environment-variable mapping (BOOTFORGE_HTTP_EXTERNALURL → http.externalURL). */
+function leafPaths(): string[][] {
+  const out: string[][] = [];
+  for (const [section, sub] of Object.entries(schema.shape)) {
+    const inner = (sub as unknown as { def: { innerType: z.ZodObject } }).def.innerType;
+    for (const key of Object.keys(inner.shape)) out.push([section, key]);
+  }
+  return out;
+}
+
+function setPath(obj: RawConfig, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const p of path.slice(0, -1)) {
+    const next = cur[p];
+    if (typeof next !== "object" || next === null || Array.isArray(next)) cur[p] = {};
+    cur = cur[p] as RawConfig;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+/** Environment values: JSON for arrays/objects/booleans/numbers, otherwise the raw string. */
+function envValue(raw: string): unknown {
+  const t = raw.trim();
+  if (/^[[{]/.test(t) || t === "true" || t === "false" || /^-?\d+$/.test(t)) {
+    try {
+      return JSON.parse(t) as unknown;
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+/** Applies `BOOTFORGE_<SECTION>_<KEY>` variables; unknown BOOTFORGE_ variables are errors. */
+export function configFromEnv(env: NodeJS.ProcessEnv): RawConfig {
+  const byName = new Map(leafPaths().map((p) => [`BOOTFORGE_${p.join("_").toUpperCase()}`, p]));
+  const out: RawConfig = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("BOOTFORGE_") || value === undefined) continue;
+    if (name === "BOOTFORGE_SHARED" || name === "BOOTFORGE_CONFIG") continue;
+    const path = byName.get(name);
+    if (path === undefined) throw invalidInput(`unknown configuration variable ${name}`);
+    setPath(out, path, envValue(value));
+  }
+  return out;
+}
+
+function merge(a: RawConfig, b: RawConfig): RawConfig {
+  const out: RawConfig = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    out[k] =
+      typeof v === "object" && v !== null && !Array.isArray(v) && typeof prev === "object" && prev !== null
+        ? merge(prev as RawConfig, v as RawConfig)
+        : v;
+  }
+  return out;
+}
+
+/** Validates layered raw configuration into a resolved config. */
+export function resolveConfig(...layers: RawConfig[]): ResolvedConfig {
+  const merged = layers.reduce(merge, {});
+  const r = schema.safeParse(merged);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const where = issue.path.join(".");
+    const msg =
+      issue.code === "unrecognized_keys"
+        ? `unknown configuration key ${[where, issue.keys[0]].filter(Boolean).join(".")}`
+        : `configuration ${where}: ${issue.message}`;
+    throw invalidInput(msg);
+  }
+  const c = r.data;
+  const [host, port] = splitListen(c.http.listen);
+  const externalURL =
+    c.http.externalURL ?? `http://${host === "0.0.0.0" || host === "::" ? "localhost" : host}:${port}/`;
+  return { ...c, http: { ...c.http, externalURL, externalPXEURL: c.http.externalPXEURL ?? externalURL } };
+}
+
+/** Splits `host:port` (IPv6 in brackets), validating the port. */
+export function splitListen(listen: string): [string, number] {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535)
+    throw invalidInput(`configuration http.listen: expected host:port, got ${JSON.stringify(listen)}`);
+  return [m[1] ?? (m[2] || "0.0.0.0"), port];
+}
+
+/** Reads a YAML or JSON config file. */
+export async function configFromFile(path: string): Promise<RawConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    throw invalidInput(`cannot read configuration file ${path}: ${(e as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text, { uniqueKeys: true, prettyErrors: true });
+  } catch (e) {
+    throw invalidInput(`configuration file ${path}: ${(e as Error).message}`);
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== "object" || Array.isArray(data))
+    throw invalidInput(`configuration file ${path}: expected a mapping`);
+  return data as RawConfig;
+}
