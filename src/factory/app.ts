@@ -1,0 +1,43 @@
+/**
+ * The factory's HTTP application. Routes are registered by feature modules (schematics, images,
+ * PXE, registry, UI); this file wires the cross-cutting behaviour: upstream headers, CORS,
+ * plain-text errors, 404/405 as upstream's router answers them.
+ */
+import { Hono } from "hono";
+import type { HttpBindings } from "@hono/node-server";
+import { cors } from "./http/cors.js";
+import { errorResponse, plainError } from "./http/plain-error.js";
+import { requestContext } from "./http/request-context.js";
+
+export type FactoryEnv = { Bindings: HttpBindings };
+export type FactoryApp = Hono<FactoryEnv>;
+
+export interface AppOptions {
+  serverVersion: string;
+  allowedOrigins: readonly string[];
+  /** Readiness probe: resolves true once the release source answers. */
+  ready?: () => Promise<boolean>;
+  log?: (e: unknown) => void;
+}
+
+/** A route module adds its routes to the app. */
+export type RouteModule = (app: FactoryApp) => void;
+
+/** Builds the application with the given route modules. */
+export function createApp(opts: AppOptions, modules: readonly RouteModule[] = []): FactoryApp {
+  const app = new Hono<FactoryEnv>();
+  app.use("*", requestContext(opts.serverVersion));
+  app.use("*", cors(opts.allowedOrigins));
+
+  app.on(["GET", "HEAD"], "/healthz", (c) => c.body(null, 200));
+  app.on(["GET", "HEAD"], "/readyz", async (c) => {
+    const ok = opts.ready === undefined || (await opts.ready());
+    return ok ? c.body(null, 200) : plainError(503, "not ready");
+  });
+
+  for (const m of modules) m(app);
+
+  app.notFound(() => plainError(404, "404 page not found"));
+  app.onError((e) => errorResponse(e, opts.log));
+  return app;
+}

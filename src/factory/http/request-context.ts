@@ -1,0 +1,20 @@
+/**
+ * Headers every response carries, as upstream: `Server: Image Factory <version>` (clients and the
+ * upstream test-suite look for "Image Factory") and an `X-Request-ID`, echoed or generated.
+ */
+import { randomUUID } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Adds the Server and X-Request-ID headers. */
+export function requestContext(serverVersion: string): MiddlewareHandler {
+  const server = `Image Factory ${serverVersion} (Bootforge)`;
+  return async (c, next) => {
+    const given = c.req.header("x-request-id");
+    const id = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+    await next();
+    c.res.headers.set("Server", server);
+    c.res.headers.set("X-Request-ID", id);
+  };
+}
