@@ -33,7 +33,9 @@ export interface LoadedExtension {
 }
 
 function str(v: unknown): string {
-  return typeof v === "string" ? v : v === undefined || v === null ? "" : String(v);
+  if (typeof v === "string") return v;
+  // YAML may type a version like `1.0` as a number; keep its text form.
+  return typeof v === "number" || typeof v === "boolean" ? String(v) : "";
 }
 
 /** Parses `manifest.yaml` text. */
