@@ -149,7 +149,8 @@ test("META partition decoding recovers or reports, never crashes", () => {
     // Damage the first copy only: the second always rescues the value.
     const off = Math.floor(r() * TALOS_ADV_LENGTH);
     img.fill(Math.floor(r() * 256), off, Math.min(TALOS_ADV_LENGTH, off + 1 + Math.floor(r() * 4096)));
-    img[Math.floor(r() * TALOS_ADV_LENGTH)] ^= 1 + Math.floor(r() * 255);
+    const flip = Math.floor(r() * TALOS_ADV_LENGTH);
+    img[flip] = (img[flip] ?? 0) ^ (1 + Math.floor(r() * 255));
     // Random legacy region too.
     for (let j = META_PARTITION_SIZE - 1024; j < META_PARTITION_SIZE; j += 1 + Math.floor(r() * 64)) {
       img[j] = Math.floor(r() * 256);
