@@ -99,11 +99,22 @@ test("Values.Encode / DecodeValues (TestEncodeDecodeValues)", async (t) => {
       if (v.valuesText) assert.deepEqual(v.valuesText.map(parseMetaValue), values);
       const encoded = encodeMetaValues(values, v.allowGzip);
       if (v.derivedEncoded !== undefined && !v.allowGzip) assert.equal(encoded, v.derivedEncoded);
-      if (v.expectedEncodedLength !== null && !(v.allowGzip && values.length > 0 && encoded.length < 100)) {
-        assert.equal(encoded.length, v.expectedEncodedLength);
-      }
+      const gzipped = Buffer.from(encoded, "base64")[0] === 0x1f;
+      if (v.expectedEncodedLength !== null && !gzipped) assert.equal(encoded.length, v.expectedEncodedLength);
       assert.deepEqual(decodeMetaValues(encoded), values);
     });
+    if (v.expectedEncodedLength !== null && v.allowGzip && valuesOf(v).length > 0) {
+      const encoded = encodeMetaValues(valuesOf(v), true);
+      if (Buffer.from(encoded, "base64")[0] === 0x1f) {
+        // Upstream's length comes from Go's compress/flate (plus its empty final stored block);
+        // zlib picks other matches, so the gzip body is valid and equivalent but shorter.
+        await t.test(
+          `${v.test} allowGzip=true: encoded length equals Go's`,
+          { todo: "gzip body from zlib, not Go compress/flate" },
+          () => assert.equal(encoded.length, v.expectedEncodedLength),
+        );
+      }
+    }
   }
 });
 
