@@ -111,8 +111,8 @@ test("files named by flags are read: overlay options and embedded config", () =>
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /embeddedMachineConfiguration: \|\n {4}machine: \{\}\n/);
     assert.match(r.stdout, /overlayInstaller:\n {4}imageRef: ghcr.io\/siderolabs\/sbc-raspberrypi:v0.1.0\n/);
+    // go-yaml quotes keys that YAML 1.1 reads as booleans, such as n.
     assert.match(
-      // go-yaml quotes keys that YAML 1.1 reads as booleans, such as n.
       r.stdout,
       /overlay:\n {2}name: rpi_generic\n {2}image:\n {4}imageRef: ghcr.io\/siderolabs\/sbc-raspberrypi:v0.1.0\n {2}options:\n {4}a: b\n {4}configTxtAppend: dtoverlay=vc4\n {4}'n': 3\n/,
     );
