@@ -47,3 +47,13 @@ test("unparseable versions mean latest, except the explicit false quirks", () =>
   assert.equal(q.supportsIMA, false);
   assert.equal(q.forcesLockdownConfidentiality, false);
 });
+
+test("partition sizes: BOOT 1000 MiB before 1.11, 2000 MiB from 1.11 and for unparseable versions", () => {
+  const MiB = 1024 * 1024;
+  assert.equal(new Quirks("1.10.9").partitionSizes.grubBootSize, 1000 * MiB);
+  assert.equal(new Quirks("v1.11.0").partitionSizes.grubBootSize, 2000 * MiB);
+  assert.equal(new Quirks("garbage").partitionSizes.grubBootSize, 2000 * MiB);
+  assert.equal(new Quirks("1.11.0").partitionSizes.ukiEFISize, 2101 * MiB);
+  assert.equal(new Quirks("1.13.0").xfsMinAllocationGroupSize, 0);
+  assert.equal(new Quirks("1.14.0").xfsMinAllocationGroupSize, 64 * 1024 * MiB);
+});
