@@ -24,7 +24,7 @@ export const seq = (...items: Uint8Array[]) => tlv(0x30, ...items);
 
 /** SET OF, elements sorted by their encoding as DER requires. */
 export function setOf(...items: Uint8Array[]): Buffer {
-  const sorted = items.map((i) => Buffer.from(i)).sort(Buffer.compare);
+  const sorted = items.map((i) => Buffer.from(i)).sort((a, b) => Buffer.compare(a, b));
   return tlv(0x31, ...sorted);
 }
 
