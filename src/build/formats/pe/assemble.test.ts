@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { isBootforgeError } from "../../../errors/index.js";
+import { assemblePe } from "./assemble.js";
+import { readPeHeaders } from "./pe-reader.js";
+import { DEBIAN_STUB, requireTool } from "./test-fixtures.js";
+
+const dir = mkdtempSync(join(tmpdir(), "bootforge-pe-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** objdump -x with the file name and the fields upstream also ignores normalised. */
+function headersOf(path: string): string {
+  return execFileSync("objdump", ["-x", path], { encoding: "utf8" })
+    .replaceAll(path, "uki.bin")
+    .replace(/(CheckSum\s+)[0-9a-fA-F]+/, "$1" + "00000000")
+    .replace(/((Major|Minor)LinkerVersion\s+)[0-9.]+/g, "$10")
+    .replace(/(Time\/Date\s+).*/, "$1-");
+}
+
+function sectionBytes(path: string, name: string): Buffer {
+  const out = join(dir, `extract-${name}`);
+  execFileSync("objcopy", ["-O", "binary", "--only-section", name, path, out]);
+  return readFileSync(out);
+}
+
+describe("assemblePe", () => {
+  requireTool("objdump", "binutils");
+  requireTool(DEBIAN_STUB, "systemd-boot-efi");
+
+  test("lays out sections like objcopy --add-section (upstream's cross-check)", async () => {
+    // objcopy keeps a COFF symbol table, we drop it: compare on a stripped stub.
+    const stripped = join(dir, "stripped.stub");
+    execFileSync("objcopy", ["--strip-all", DEBIAN_STUB, stripped]);
+    const uname = join(dir, "uname");
+    writeFileSync(uname, "Talos");
+    const linux = join(dir, "linux");
+    writeFileSync(linux, Buffer.alloc(1 << 20, 0xde));
+    const native = join(dir, "native.efi");
+    const placed = await assemblePe(
+      {
+        stub: stripped,
+        timestamp: 1609459200,
+        sections: [
+          { name: ".uname", source: { path: uname } },
+          { name: ".linux", source: { path: linux } },
+        ],
+      },
+      native,
+    );
+    const stub = await readPeHeaders(DEBIAN_STUB);
+    const lastStub = stub.sections.at(-1)!;
+    const align = (v: number) => Math.ceil(v / stub.sectionAlignment) * stub.sectionAlignment;
+    const vmaUname = align(lastStub.virtualAddress + lastStub.virtualSize);
+    const vmaLinux = align(vmaUname + 5);
+    assert.deepEqual(
+      placed.slice(-2).map((p) => [p.name, p.virtualAddress, p.virtualSize]),
+      [
+        [".uname", vmaUname, 5],
+        [".linux", vmaLinux, 1 << 20],
+      ],
+    );
+
+    const viaObjcopy = join(dir, "objcopy.efi");
+    const base = stub.imageBase;
+    execFileSync("objcopy", [
+      "--add-section",
+      `.uname=${uname}`,
+      "--change-section-vma",
+      `.uname=0x${(base + BigInt(vmaUname)).toString(16)}`,
+      "--add-section",
+      `.linux=${linux}`,
+      "--change-section-vma",
+      `.linux=0x${(base + BigInt(vmaLinux)).toString(16)}`,
+      stripped,
+      viaObjcopy,
+    ]);
+    assert.equal(headersOf(native), headersOf(viaObjcopy));
+    for (const name of [".text", ".data", ".sbat", ".sdmagic", ".reloc", ".uname", ".linux"]) {
+      assert.deepEqual(sectionBytes(native, name), sectionBytes(viaObjcopy, name), name);
+    }
+
+    const fromUnstripped = join(dir, "unstripped.efi");
+    await assemblePe(
+      {
+        stub: DEBIAN_STUB,
+        timestamp: 1609459200,
+        sections: [
+          { name: ".uname", source: { path: uname } },
+          { name: ".linux", source: { path: linux } },
+        ],
+      },
+      fromUnstripped,
+    );
+    assert.ok(
+      readFileSync(fromUnstripped).equals(readFileSync(native)),
+      "symbols dropped, nothing else changes",
+    );
+
+    const out = await readPeHeaders(native);
+    assert.equal(out.fileHeader.timeDateStamp, 1609459200);
+    assert.equal(out.peOffset, 0x80);
+    assert.equal(out.checkSum, 0);
+  });
+
+  test("refuses a stub that is not PE", async () => {
+    const notPe = join(dir, "not-pe");
+    writeFileSync(notPe, "hello");
+    await assert.rejects(assemblePe({ stub: notPe, sections: [] }, join(dir, "x")), (e) =>
+      isBootforgeError(e, "invalid-input"),
+    );
+  });
+});

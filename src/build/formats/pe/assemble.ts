@@ -1,0 +1,216 @@
+/**
+ * Native PE assembly of a UKI, laid out exactly like upstream's `pe.AssembleNative`:
+ * the stub's headers and sections are kept, new sections are appended after the stub's
+ * last section, and section data is streamed from its sources into the output file.
+ */
+import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
+import { invalidInput, ioError, unsupported } from "../../../errors/index.js";
+import { sourceChunks, sourceSize, type ByteSource } from "./byte-source.js";
+import {
+  CERTIFICATE_TABLE_INDEX,
+  IMAGE_SCN_CNT_INITIALIZED_DATA,
+  IMAGE_SCN_MEM_READ,
+  PE32PLUS_MAGIC,
+  readPeHeaders,
+} from "./pe-reader.js";
+import { buildTimestamp } from "./source-date-epoch.js";
+
+/** A section to append: its name (≤ 8 bytes) and where its bytes come from. */
+export interface PeSection {
+  name: string;
+  source: ByteSource;
+}
+
+/** Inputs of a PE assembly. */
+export interface AssembleOptions {
+  /** Path to the PE32+ stub (systemd-stub `linux<arch>.efi.stub`). */
+  stub: string;
+  /** Sections appended after the stub's own, in this order. */
+  sections: readonly PeSection[];
+  /** COFF TimeDateStamp in seconds; defaults to SOURCE_DATE_EPOCH or now. */
+  timestamp?: number;
+}
+
+/** Where one section ended up in the assembled image. */
+export interface PlacedSection {
+  name: string;
+  virtualAddress: number;
+  virtualSize: number;
+  pointerToRawData: number;
+  sizeOfRawData: number;
+  characteristics: number;
+}
+
+const DOS_HEADER_LENGTH = 0x40;
+const DOS_HEADER_PADDING = 0x40;
+const FILE_HEADER_SIZE = 20;
+const OPTIONAL_HEADER64_SIZE = 240;
+const SECTION_HEADER_SIZE = 40;
+const APPENDED_CHARACTERISTICS = IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ;
+
+const align = (v: number, a: number) => Math.ceil(v / a) * a;
+
+type Placed = PlacedSection & { from: { stubOffset: number } | { source: ByteSource } };
+
+/** Assembles `stub` + `sections` into a PE image at `outPath`; returns the section layout. */
+export async function assemblePe(opts: AssembleOptions, outPath: string): Promise<PlacedSection[]> {
+  const stub = await readPeHeaders(opts.stub);
+  const what = `stub ${opts.stub}`;
+  if (stub.magic !== PE32PLUS_MAGIC) throw unsupported(`${what}: only PE32+ stubs can be assembled`);
+  if (stub.optionalHeader.length !== OPTIONAL_HEADER64_SIZE) {
+    throw unsupported(`${what}: optional header is ${stub.optionalHeader.length} bytes, expected 240`);
+  }
+  if ((stub.dataDirectories[CERTIFICATE_TABLE_INDEX]?.size ?? 0) !== 0) {
+    // A kept certificate table would point at bytes that no longer exist in the output.
+    throw invalidInput(`${what}: stub is signed; assemble on the unsigned stub and sign the result`);
+  }
+  const last = stub.sections.at(-1);
+  if (!last) throw invalidInput(`${what}: stub has no sections`);
+  const sectionAlignment = stub.sectionAlignment;
+  const fileAlignment = stub.fileAlignment;
+  if (!(sectionAlignment > 0 && fileAlignment > 0))
+    throw invalidInput(`${what}: zero section or file alignment`);
+
+  const placed: Placed[] = stub.sections.map((s) => ({
+    name: s.name,
+    virtualAddress: s.virtualAddress,
+    virtualSize: s.virtualSize,
+    sizeOfRawData: s.sizeOfRawData,
+    pointerToRawData: 0,
+    characteristics: s.characteristics,
+    from: { stubOffset: s.pointerToRawData },
+  }));
+  let va = align(last.virtualAddress + last.virtualSize, sectionAlignment);
+  for (const s of opts.sections) {
+    if (Buffer.byteLength(s.name, "latin1") > 8 || s.name.length === 0) {
+      throw invalidInput(`section name "${s.name}" must be 1 to 8 bytes`);
+    }
+    const size = await sourceSize(s.source);
+    if (size > 0xffffffff) throw unsupported(`section ${s.name} is larger than 4 GiB`);
+    placed.push({
+      name: s.name,
+      virtualAddress: va,
+      virtualSize: size,
+      sizeOfRawData: align(size, fileAlignment),
+      pointerToRawData: 0,
+      characteristics: APPENDED_CHARACTERISTICS,
+      from: { source: s.source },
+    });
+    va = align(va + size, sectionAlignment);
+  }
+  if (placed.length > 0xffff) throw unsupported("too many PE sections");
+
+  // Upstream's formula leaves out the 4-byte PE signature; we keep it for identical bytes
+  // and only refuse the (never seen) case where that would make headers overlap data.
+  const sizeOfHeaders = align(
+    DOS_HEADER_LENGTH +
+      DOS_HEADER_PADDING +
+      FILE_HEADER_SIZE +
+      OPTIONAL_HEADER64_SIZE +
+      SECTION_HEADER_SIZE * placed.length,
+    fileAlignment,
+  );
+  const headerEnd =
+    DOS_HEADER_LENGTH +
+    DOS_HEADER_PADDING +
+    4 +
+    FILE_HEADER_SIZE +
+    OPTIONAL_HEADER64_SIZE +
+    SECTION_HEADER_SIZE * placed.length;
+  if (headerEnd > sizeOfHeaders) throw unsupported(`${what}: section table does not fit in SizeOfHeaders`);
+
+  let offset = sizeOfHeaders;
+  for (const p of placed) {
+    p.pointerToRawData = offset;
+    offset += p.sizeOfRawData;
+  }
+
+  const head = Buffer.alloc(sizeOfHeaders);
+  const stubHandle = await open(opts.stub, "r");
+  try {
+    await stubHandle.read(head, 0, DOS_HEADER_LENGTH, 0);
+  } finally {
+    await stubHandle.close();
+  }
+  head.writeUInt32LE(DOS_HEADER_LENGTH + DOS_HEADER_PADDING, 0x3c);
+  head.write("PE\0\0", 0x80, "latin1");
+
+  const fh = 0x84;
+  const f = stub.fileHeader;
+  head.writeUInt16LE(f.machine, fh);
+  head.writeUInt16LE(placed.length, fh + 2);
+  head.writeUInt32LE((opts.timestamp ?? buildTimestamp()) >>> 0, fh + 4);
+  // A COFF symbol table (Debian's stub has one; Talos' stubs are stripped, and upstream
+  // refuses unstripped ones) is debug data the loader never reads: it is dropped.
+  head.writeUInt32LE(0, fh + 8);
+  head.writeUInt32LE(0, fh + 12);
+  head.writeUInt16LE(f.sizeOfOptionalHeader, fh + 16);
+  const hadSymbols = f.pointerToSymbolTable !== 0 || f.numberOfSymbols !== 0;
+  // Mark the drop the way `objcopy --strip-all` does (IMAGE_FILE_LOCAL_SYMS_STRIPPED).
+  head.writeUInt16LE(hadSymbols ? f.characteristics | 0x0008 : f.characteristics, fh + 18);
+
+  const oh = fh + FILE_HEADER_SIZE;
+  stub.optionalHeader.copy(head, oh);
+  head.writeUInt8(0, oh + 2); // MajorLinkerVersion
+  head.writeUInt8(0, oh + 3); // MinorLinkerVersion
+  let sizeOfCode = 0;
+  let sizeOfInitializedData = 0;
+  for (const p of placed) {
+    if (p.characteristics & IMAGE_SCN_CNT_INITIALIZED_DATA) sizeOfInitializedData += p.sizeOfRawData;
+    else sizeOfCode += p.sizeOfRawData;
+  }
+  head.writeUInt32LE(sizeOfCode >>> 0, oh + 4);
+  head.writeUInt32LE(sizeOfInitializedData >>> 0, oh + 8);
+  const lastPlaced = placed[placed.length - 1]!;
+  const sa = BigInt(sectionAlignment);
+  const end = BigInt(lastPlaced.virtualAddress) + BigInt(lastPlaced.virtualSize) + stub.imageBase;
+  head.writeUInt32LE(Number((((end + sa - 1n) / sa) * sa - stub.imageBase) & 0xffffffffn), oh + 56);
+  head.writeUInt32LE(sizeOfHeaders, oh + 60);
+  head.writeUInt32LE(0, oh + 64); // CheckSum
+
+  let sh = oh + OPTIONAL_HEADER64_SIZE;
+  for (const p of placed) {
+    head.write(p.name, sh, 8, "latin1");
+    head.writeUInt32LE(p.virtualSize, sh + 8);
+    head.writeUInt32LE(p.virtualAddress, sh + 12);
+    head.writeUInt32LE(p.sizeOfRawData, sh + 16);
+    head.writeUInt32LE(p.pointerToRawData, sh + 20);
+    head.writeUInt32LE(p.characteristics, sh + 36);
+    sh += SECTION_HEADER_SIZE;
+  }
+
+  const out = await open(outPath, "w").catch((e: unknown) => {
+    throw ioError(`cannot create ${outPath}: ${(e as Error).message}`, { cause: e });
+  });
+  try {
+    await out.write(head, 0, head.length, 0);
+    for (const p of placed) {
+      const chunks =
+        "stubOffset" in p.from
+          ? stubRange(opts.stub, p.from.stubOffset, p.sizeOfRawData)
+          : sourceChunks(p.from.source);
+      let written = 0;
+      for await (const chunk of chunks) {
+        if (written + chunk.length > p.sizeOfRawData)
+          throw ioError(`section ${p.name} grew while being written`);
+        await out.write(chunk, 0, chunk.length, p.pointerToRawData + written);
+        written += chunk.length;
+      }
+      if ("source" in p.from && written !== p.virtualSize)
+        throw ioError(`section ${p.name} changed size while being written`);
+      if (written < p.sizeOfRawData) {
+        const pad = Buffer.alloc(p.sizeOfRawData - written);
+        await out.write(pad, 0, pad.length, p.pointerToRawData + written);
+      }
+    }
+  } finally {
+    await out.close();
+  }
+  return placed.map(({ from: _from, ...rest }) => rest);
+}
+
+async function* stubRange(path: string, start: number, length: number): AsyncGenerator<Uint8Array> {
+  if (length === 0) return;
+  for await (const chunk of createReadStream(path, { start, end: start + length - 1 })) yield chunk as Buffer;
+}
