@@ -25,6 +25,7 @@ export const TOOL_PACKAGES = {
   tar: "tar",
   sgdisk: "gdisk",
   sfdisk: "fdisk",
+  fdisk: "fdisk",
   mksquashfs: "squashfs-tools",
   unsquashfs: "squashfs-tools",
   xorriso: "xorriso",
