@@ -39,21 +39,49 @@ export async function copyIntoSparse(
     if (size !== expectedSize) {
       throw ioError(`partition image ${source} is ${size} bytes, the partition is ${expectedSize} bytes`);
     }
-    const buf = Buffer.allocUnsafe(BLOCK);
-    let pos = 0;
-    while (pos < size) {
-      const { bytesRead } = await src.read(buf, 0, Math.min(BLOCK, size - pos), pos);
-      if (bytesRead === 0) throw ioError(`unexpected end of ${source}`);
-      if (!isZero(buf, bytesRead)) {
-        let done = 0;
-        while (done < bytesRead) {
-          const { bytesWritten } = await dest.write(buf, done, bytesRead - done, offset + pos + done);
-          done += bytesWritten;
-        }
-      }
-      pos += bytesRead;
-    }
+    await copyRangeSparse(src, 0, size, dest, offset);
   } finally {
     await src.close();
+  }
+}
+
+/** Copies `length` bytes from `src` at `srcOffset` to `dest` at `destOffset`, leaving zero blocks unwritten. */
+export async function copyRangeSparse(
+  src: FileHandle,
+  srcOffset: number,
+  length: number,
+  dest: FileHandle,
+  destOffset: number,
+): Promise<void> {
+  const buf = Buffer.allocUnsafe(BLOCK);
+  let pos = 0;
+  while (pos < length) {
+    const { bytesRead } = await src.read(buf, 0, Math.min(BLOCK, length - pos), srcOffset + pos);
+    if (bytesRead === 0) throw ioError("unexpected end of file while copying an image region");
+    if (!isZero(buf, bytesRead)) {
+      let done = 0;
+      while (done < bytesRead) {
+        const { bytesWritten } = await dest.write(buf, done, bytesRead - done, destOffset + pos + done);
+        done += bytesWritten;
+      }
+    }
+    pos += bytesRead;
+  }
+}
+
+/** Extracts one region of an image (e.g. a partition) into a new sparse file, for checkers that want a whole file. */
+export async function extractRegion(
+  image: string,
+  offset: number,
+  length: number,
+  out: string,
+): Promise<void> {
+  await createSparseFile(out, length);
+  const [src, dest] = [await open(image, "r"), await open(out, "r+")];
+  try {
+    await copyRangeSparse(src, offset, length, dest, 0);
+  } finally {
+    await src.close();
+    await dest.close();
   }
 }
