@@ -92,7 +92,8 @@ export class DockerArchive implements ImageSource {
 
   blob(desc: Pick<Descriptor, "digest" | "size">): Promise<Readable> {
     const name = this.#blobs.get(desc.digest);
-    if (!name) return Promise.reject(new BootforgeError("not-found", `${this.description}: no blob ${desc.digest}`));
+    if (!name)
+      return Promise.reject(new BootforgeError("not-found", `${this.description}: no blob ${desc.digest}`));
     const v = new DigestVerifier(desc.digest, {
       size: desc.size,
       what: `${this.description}: ${name}`,
