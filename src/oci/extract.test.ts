@@ -30,7 +30,7 @@ async function extractEntries(
   const dest = join(root, `d${n++}`, "root");
   await mkdir(dest, { recursive: true });
   const src = tarStream(entries, { keepOrder: true }).pipe(compressor(compression));
-  await extractTar(src as unknown as Readable, dest, opts);
+  await extractTar(src, dest, opts);
   return dest;
 }
 
@@ -123,7 +123,7 @@ test("a corrupted blob in a layout is caught by its digest", async () => {
   const d = resolved.manifest.layers[0]!;
   const path = join(dir, "blobs", "sha256", d.digest.slice(7));
   const bytes = await readFile(path);
-  bytes[bytes.length - 5] ^= 0xff;
+  bytes.writeUInt8((bytes.at(-5) ?? 0) ^ 0xff, bytes.length - 5);
   await writeFile(path, bytes);
   await assert.rejects(
     readSmallBlob(layout, d),
