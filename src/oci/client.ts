@@ -197,11 +197,14 @@ export class RegistryClient {
         throw statusError(res, `blob ${desc.digest} of ${repo.registry}/${repo.repository}`);
       }
       const what = `blob ${desc.digest} of ${repo.registry}/${repo.repository}`;
-      return res
-        .stream()
-        .pipe(
-          new DigestVerifier(desc.digest, { ...(desc.size !== undefined ? { size: desc.size } : {}), what }),
-        );
+      const verifier = new DigestVerifier(desc.digest, {
+        ...(desc.size !== undefined ? { size: desc.size } : {}),
+        what,
+      });
+      const body = res.stream();
+      // pipe() does not forward errors; a failed read must fail the consumer's stream.
+      body.on("error", (e) => verifier.destroy(e));
+      return body.pipe(verifier);
     }
     throw new BootforgeError("dependency", `blob ${desc.digest}: more than ${MAX_REDIRECTS} redirects`);
   }
