@@ -47,7 +47,7 @@ try {
   // Incompressible data, generated in 1 MiB pieces so the generator itself stays small.
   const layerPath = join(work, "layer");
   const hash = createHash("sha256");
-  async function* random(): AsyncGenerator<Buffer> {
+  function* random(): Generator<Buffer> {
     for (let i = 0; i < mib; i++) {
       const b = randomBytes(1 << 20);
       hash.update(b);
