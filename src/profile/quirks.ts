@@ -5,6 +5,21 @@
  */
 import { atLeast, parseTalosVersion, type TalosVersion } from "./version.js";
 
+const MIB = 1024 * 1024;
+
+/** Partition sizes in bytes (upstream `quirks.PartitionSizes`). */
+export interface PartitionSizes {
+  readonly grubEFISize: number;
+  readonly grubBIOSSize: number;
+  readonly grubBootSize: number;
+  /** EFI partition with UKIs: the old EFI + BIOS + BOOT sizes. */
+  readonly ukiEFISize: number;
+  readonly metaSize: number;
+  readonly stateSize: number;
+  readonly ephemeralMinSize: number;
+}
+
+/** Version-dependent behaviour of the imager for one Talos version. */
 export class Quirks {
   /** The parsed version, or undefined when the text was not a version (treated as latest). */
   readonly version: TalosVersion | undefined;
@@ -112,6 +127,27 @@ export class Quirks {
   /** AWS gets `nvme_core.io_timeout` as a platform arg (≥ 1.14). */
   get awsNvmeTimeoutAsPlatformArg(): boolean {
     return this.since(1, 14);
+  }
+  /** Partition sizes of disk images (the BOOT partition grows from 1000 to 2000 MiB on 1.11). */
+  get partitionSizes(): PartitionSizes {
+    const grubBootSize = (this.version !== undefined && !atLeast(this.version, 1, 11) ? 1000 : 2000) * MIB;
+    return {
+      grubEFISize: 100 * MIB,
+      grubBIOSSize: MIB,
+      grubBootSize,
+      ukiEFISize: 100 * MIB + MIB + grubBootSize,
+      metaSize: MIB,
+      stateSize: 100 * MIB,
+      ephemeralMinSize: 2048 * MIB,
+    };
+  }
+  /** Minimum XFS allocation group size for the installer (64 GiB on ≥ 1.14, 0 = none before). */
+  get xfsMinAllocationGroupSize(): number {
+    return this.version !== undefined && !atLeast(this.version, 1, 14) ? 0 : 64 * 1024 * MIB;
+  }
+  /** The factory serves talosctl downloads (≥ 1.11.0-alpha.3; prereleases ignored as upstream does). */
+  get supportsFactoryTalosctlDownload(): boolean {
+    return this.since(1, 11);
   }
   /** mkfs.xfs configuration file under `/usr/share/xfsprogs/mkfs/`. */
   get xfsConfigFile(): string {
