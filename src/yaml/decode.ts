@@ -272,7 +272,7 @@ export function parseFirstDocument(input: string | Uint8Array, limits: DecodeLim
                 : "plain";
       if (style === "double" && n.range)
         checkDoubleQuotedEscapes(text.slice(n.range[0], n.range[1]), n.range[0], text);
-      out = { kind: "scalar", value: String(n.value ?? ""), style, tag, ...at };
+      out = { kind: "scalar", value: typeof n.value === "string" ? n.value : "", style, tag, ...at };
       if (n.anchor) anchors.set(n.anchor, out);
       return out;
     }
@@ -298,7 +298,7 @@ export function parseFirstDocument(input: string | Uint8Array, limits: DecodeLim
     }
     throw decodeError("unsupported YAML node", at);
   };
-  return convert(doc.contents as Node, 0, 0);
+  return convert(doc.contents, 0, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -748,7 +748,7 @@ export class GoDecoder {
     for (const [k, v] of this.effectivePairs(n, path, depth, (k) => keyOf(k)?.id)) {
       const key = keyOf(k);
       if (key === undefined) continue;
-      const childPath = `${path}.${typeof key.key === "string" ? key.key : String(key.key)}`;
+      const childPath = `${path}.${keyLabel(key.key)}`;
       const value = this.construct(v, { type: "any" }, childPath, depth + 1);
       if (value === UNSET) continue;
       entries.set(key.id, [key.key, value as YamlValue]);
@@ -767,7 +767,7 @@ export class GoDecoder {
     }
     if (n.kind === "map") {
       const stringKeys = n.pairs.every(([k]) => ["!!str", "!!merge"].includes(this.keyShortTag(k, path)));
-      return this.toMap(n, path, depth, stringKeys) as Maybe<GoMap>;
+      return this.toMap(n, path, depth, stringKeys);
     }
     const t = this.typed(n, path);
     switch (t.tag) {
@@ -794,6 +794,11 @@ export class GoDecoder {
 
 function at(n: YNode): { line: number; column: number } {
   return { line: n.line, column: n.column };
+}
+
+function keyLabel(k: GoMapKey): string {
+  if (k instanceof GoFloat) return String(k.value);
+  return k === null ? "null" : String(k);
 }
 
 /** Identity of a Go map key of dynamic type (int 1 and float 1 are different keys). */
