@@ -72,16 +72,36 @@ export function finalContent(i: FinalInput): FinalContent {
   const firstBoot: AssetLink[] = [];
   if (i.board !== undefined) {
     // SBCs boot from a metal arm64 disk image carrying the overlay from the schematic.
-    firstBoot.push({ id: "disk-image", label: "Disk image", url: image("metal-arm64.raw.xz"), method: "HEAD" });
+    firstBoot.push({
+      id: "disk-image",
+      label: "Disk image",
+      url: image("metal-arm64.raw.xz"),
+      method: "HEAD",
+    });
   } else {
     for (const m of p.bootMethods) {
       if (m === "disk-image") {
-        firstBoot.push({ id: "disk-image", label: "Disk image", url: image(platformAssets.diskImage(p, i.arch, sb)), method: "HEAD" });
+        firstBoot.push({
+          id: "disk-image",
+          label: "Disk image",
+          url: image(platformAssets.diskImage(p, i.arch, sb)),
+          method: "HEAD",
+        });
         if (p.name === "metal") {
-          firstBoot.push({ id: "disk-image-qcow2", label: "Disk image (QCOW2)", url: image(platformAssets.diskImage(p, i.arch, sb, "qcow2")), method: "HEAD" });
+          firstBoot.push({
+            id: "disk-image-qcow2",
+            label: "Disk image (QCOW2)",
+            url: image(platformAssets.diskImage(p, i.arch, sb, "qcow2")),
+            method: "HEAD",
+          });
         }
       } else if (m === "iso") {
-        firstBoot.push({ id: "iso", label: "ISO", url: image(platformAssets.iso(p, i.arch, sb)), method: "HEAD" });
+        firstBoot.push({
+          id: "iso",
+          label: "ISO",
+          url: image(platformAssets.iso(p, i.arch, sb)),
+          method: "HEAD",
+        });
       } else {
         const pxe = `${trimSlash(i.externalPXEURL)}/pxe/${i.schematicId}/${v}/${platformAssets.pxeScript(p, i.arch, sb)}`;
         firstBoot.push({ id: "pxe", label: "PXE boot (iPXE script URL)", url: pxe, method: "GET" });
@@ -92,12 +112,38 @@ export function finalContent(i: FinalInput): FinalContent {
   const extraAssets: AssetLink[] = [];
   if (i.board === undefined && p.name === "metal") {
     if (sb) {
-      extraAssets.push({ id: "uki-secureboot", label: "SecureBoot UKI", url: image(platformAssets.uki(p, i.arch, true)), method: "HEAD" });
+      extraAssets.push({
+        id: "uki-secureboot",
+        label: "SecureBoot UKI",
+        url: image(platformAssets.uki(p, i.arch, true)),
+        method: "HEAD",
+      });
     } else {
-      extraAssets.push({ id: "kernel", label: "Kernel", url: image(platformAssets.kernel(p, i.arch)), method: "HEAD" });
-      extraAssets.push({ id: "cmdline", label: "Kernel command line", url: image(platformAssets.cmdline(p, i.arch)), method: "HEAD" });
-      extraAssets.push({ id: "initramfs", label: "Initramfs", url: image(platformAssets.initramfs(p, i.arch)), method: "HEAD" });
-      if (f.secureBoot) extraAssets.push({ id: "uki", label: "UKI", url: image(platformAssets.uki(p, i.arch)), method: "HEAD" });
+      extraAssets.push({
+        id: "kernel",
+        label: "Kernel",
+        url: image(platformAssets.kernel(p, i.arch)),
+        method: "HEAD",
+      });
+      extraAssets.push({
+        id: "cmdline",
+        label: "Kernel command line",
+        url: image(platformAssets.cmdline(p, i.arch)),
+        method: "HEAD",
+      });
+      extraAssets.push({
+        id: "initramfs",
+        label: "Initramfs",
+        url: image(platformAssets.initramfs(p, i.arch)),
+        method: "HEAD",
+      });
+      if (f.secureBoot)
+        extraAssets.push({
+          id: "uki",
+          label: "UKI",
+          url: image(platformAssets.uki(p, i.arch)),
+          method: "HEAD",
+        });
     }
   }
 
@@ -127,7 +173,13 @@ function imagerCommand(i: FinalInput): string {
   const words: string[] = ["imager"];
   const disk = i.board !== undefined || p.bootMethods.includes("disk-image");
   const profile = disk ? p.name : "iso";
-  words.push(i.secureboot ? `secureboot-${profile}` : profile, "--talos-version", `v${i.version}`, "--arch", i.arch);
+  words.push(
+    i.secureboot ? `secureboot-${profile}` : profile,
+    "--talos-version",
+    `v${i.version}`,
+    "--arch",
+    i.arch,
+  );
   if (!disk && p.name !== "metal") words.push("--platform", p.name);
   for (const name of [...i.extensions].sort()) {
     const e = i.catalog.find((x) => x.name === name);
@@ -136,7 +188,10 @@ function imagerCommand(i: FinalInput): string {
   for (const a of i.cmdline.split(/\s+/).filter((x) => x !== "")) words.push(`--extra-kernel-arg=${a}`);
   if (i.board !== undefined) {
     words.push("--overlay-name", i.board.overlayName);
-    words.push("--overlay-image", i.overlay === undefined ? i.board.overlayImage : `${i.overlay.ref}@${i.overlay.digest}`);
+    words.push(
+      "--overlay-image",
+      i.overlay === undefined ? i.board.overlayImage : `${i.overlay.ref}@${i.overlay.digest}`,
+    );
     const options = parseOverlayOptions(i.overlayOptions);
     for (const [k, val] of Object.entries(options ?? {})) {
       words.push("--overlay-option", `${k}=${typeof val === "string" ? val : JSON.stringify(val)}`);

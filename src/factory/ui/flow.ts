@@ -81,13 +81,30 @@ export function availableBoards(version: string, overlays: readonly OverlayEntry
 
 /** True when the platform offers SecureBoot for this version. */
 export function secureBootOffered(p: WizardParams, platform: PlatformInfo | undefined): boolean {
-  return p.version !== undefined && features(p.version).secureBoot && p.target !== "sbc" && platform?.secureBootSupported === true;
+  return (
+    p.version !== undefined &&
+    features(p.version).secureBoot &&
+    p.target !== "sbc" &&
+    platform?.secureBootSupported === true
+  );
 }
 
 /** Resolves the step to show; `submitted` is the step a form post came from (checked strictly). */
-export async function resolveStep(backend: UiBackend, input: WizardParams, submitted?: Step): Promise<Resolved> {
+export async function resolveStep(
+  backend: UiBackend,
+  input: WizardParams,
+  submitted?: Step,
+): Promise<Resolved> {
   const p: WizardParams = { ...input };
-  const r: Resolved = { step: "target", params: p, errors: [], status: 200, versions: [], catalog: [], ready: false };
+  const r: Resolved = {
+    step: "target",
+    params: p,
+    errors: [],
+    status: 200,
+    versions: [],
+    catalog: [],
+    ready: false,
+  };
   const stop = (step: Step, error?: string, status = 400): Resolved => {
     r.step = step;
     if (error !== undefined) {
@@ -102,7 +119,8 @@ export async function resolveStep(backend: UiBackend, input: WizardParams, submi
   };
 
   if (p.target === undefined) return stop("target");
-  if (!TARGETS.some((t) => t.value === p.target)) return stop("target", `Unknown hardware type "${p.target}".`);
+  if (!TARGETS.some((t) => t.value === p.target))
+    return stop("target", `Unknown hardware type "${p.target}".`);
 
   r.versions = await backend.versions();
   if (p.version === undefined) return stop("version");
@@ -120,12 +138,14 @@ export async function resolveStep(backend: UiBackend, input: WizardParams, submi
     delete p.board;
     if (p.platform === undefined) return stop("platform");
     r.platform = cloudPlatformsFor(tag).find((x) => x.name === p.platform);
-    if (r.platform === undefined) return stop("platform", `Platform "${p.platform}" is not offered for Talos ${p.version}.`);
+    if (r.platform === undefined)
+      return stop("platform", `Platform "${p.platform}" is not offered for Talos ${p.version}.`);
   } else {
     const overlays = await backend.overlays(tag);
     if (p.board === undefined) return stop("platform");
     r.board = availableBoards(tag, overlays).find((b) => b.name === p.board);
-    if (r.board === undefined) return stop("platform", `Board "${p.board}" is not available for Talos ${p.version}.`);
+    if (r.board === undefined)
+      return stop("platform", `Board "${p.board}" is not available for Talos ${p.version}.`);
     r.overlay = overlays.find((o) => o.name === r.board?.overlayName);
     p.platform = METAL_PLATFORM.name;
     p.arch = "arm64";
@@ -172,7 +192,12 @@ export async function resolveStep(backend: UiBackend, input: WizardParams, submi
     const yaml = /^[0-9a-f]{64}$/.test(p.prefill) ? await backend.getSchematic(p.prefill) : undefined;
     if (yaml !== undefined) {
       const f = fieldsFromSchematic(yaml);
-      Object.assign(p, { cmdline: f.cmdline, bootloader: f.bootloader, overlayOptions: f.overlayOptions, embeddedConfig: f.embeddedConfig });
+      Object.assign(p, {
+        cmdline: f.cmdline,
+        bootloader: f.bootloader,
+        overlayOptions: f.overlayOptions,
+        embeddedConfig: f.embeddedConfig,
+      });
     }
   }
   r.step = "customization";
@@ -188,14 +213,18 @@ function customizationErrors(p: WizardParams, r: Resolved): string[] {
   const f = features(p.version ?? "");
   const args = checkKernelArgs(p.cmdline);
   if (!args.ok) errors.push(...args.errors.map((e) => `Kernel arguments: ${e}.`));
-  if (!BOOTLOADERS.some((b) => b.value === p.bootloader)) errors.push(`Unknown bootloader "${p.bootloader}".`);
-  else if (p.bootloader !== "auto" && !f.bootloader) errors.push(`Talos ${p.version} has no bootloader choice.`);
-  else if (p.bootloader === "grub" && p.secureboot) errors.push("GRUB cannot boot with SecureBoot; pick another bootloader.");
+  if (!BOOTLOADERS.some((b) => b.value === p.bootloader))
+    errors.push(`Unknown bootloader "${p.bootloader}".`);
+  else if (p.bootloader !== "auto" && !f.bootloader)
+    errors.push(`Talos ${p.version} has no bootloader choice.`);
+  else if (p.bootloader === "grub" && p.secureboot)
+    errors.push("GRUB cannot boot with SecureBoot; pick another bootloader.");
   if (p.embeddedConfig.trim() !== "") {
     if (!f.embeddedConfig) errors.push(`Embedded machine configuration needs Talos 1.12 or later.`);
     else {
       const bad = parseAllDocuments(p.embeddedConfig).flatMap((d) => ("errors" in d ? d.errors : []));
-      if (bad.length > 0) errors.push(`Embedded machine configuration is not valid YAML: ${bad[0]?.message.split("\n")[0]}`);
+      if (bad.length > 0)
+        errors.push(`Embedded machine configuration is not valid YAML: ${bad[0]?.message.split("\n")[0]}`);
     }
   }
   if (r.board !== undefined) {
@@ -215,7 +244,11 @@ export function previousStep(r: Resolved, step: Step): Step | undefined {
   for (let i = STEPS.indexOf(step) - 1; i >= 0; i--) {
     const s = STEPS[i] as Step;
     if (s === "platform" && r.params.target === "metal") continue;
-    if (s === "arch" && (r.params.target === "sbc" || (r.platform?.architectures.length === 1 && !secureBootOffered(r.params, r.platform))))
+    if (
+      s === "arch" &&
+      (r.params.target === "sbc" ||
+        (r.platform?.architectures.length === 1 && !secureBootOffered(r.params, r.platform)))
+    )
       continue;
     return s;
   }

@@ -9,8 +9,7 @@ const MAX_EXTRA_LENGTH = 2048;
 
 /** The outcome of checking the field: the args to store, or the problems to show. */
 export type KernelArgsCheck =
-  | { ok: true; args: string[]; removes: string[]; adds: string[] }
-  | { ok: false; errors: string[] };
+  { ok: true; args: string[]; removes: string[]; adds: string[] } | { ok: false; errors: string[] };
 
 /** Splits and checks the kernel-arguments text (space separated; `-key` removes a default). */
 export function checkKernelArgs(text: string): KernelArgsCheck {
@@ -21,7 +20,9 @@ export function checkKernelArgs(text: string): KernelArgsCheck {
   const args = text.split(/\s+/).filter((a) => a !== "");
   const joined = args.join(" ");
   if (joined.length > MAX_EXTRA_LENGTH) {
-    errors.push(`kernel arguments are ${joined.length} characters long; the kernel accepts at most ${MAX_EXTRA_LENGTH}`);
+    errors.push(
+      `kernel arguments are ${joined.length} characters long; the kernel accepts at most ${MAX_EXTRA_LENGTH}`,
+    );
   }
   if ((joined.match(/"/g) ?? []).length % 2 !== 0) errors.push("unbalanced double quote");
   for (const a of args) {

@@ -4,6 +4,7 @@
  * `/ui/version-doc` and `/ui/extensions-list` serve the fragments htmx swaps in.
  */
 import type { Context } from "hono";
+import { raw } from "hono/html";
 import type { RouteModule, FactoryEnv } from "../app.js";
 import { isBootforgeError } from "../../errors/index.js";
 import type { UiBackend } from "./backend.js";
@@ -12,7 +13,16 @@ import { previousStep, resolveStep, secureBootOffered, type Resolved } from "./f
 import { Layout } from "./pages/layout.js";
 import { FinalStep } from "./pages/final.js";
 import { StepFrame, stepTitle } from "./pages/step-frame.js";
-import { ArchStep, CustomizationStep, ExtensionList, ExtensionsStep, PlatformStep, TargetStep, VersionDoc, VersionStep } from "./pages/steps.js";
+import {
+  ArchStep,
+  CustomizationStep,
+  ExtensionList,
+  ExtensionsStep,
+  PlatformStep,
+  TargetStep,
+  VersionDoc,
+  VersionStep,
+} from "./pages/steps.js";
 import { schematicDocument, toSchematic } from "./to-schematic.js";
 import { finalUrl, readParams, STEPS, stepUrl, type Step } from "./wizard-params.js";
 import { checkKernelArgs } from "./kernel-args.js";
@@ -20,13 +30,18 @@ import { registerStaticAssets } from "./static-assets.js";
 
 type Ctx = Context<FactoryEnv>;
 
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /** Steps the user never sees for these choices (decided automatically). */
 function skippedSteps(r: Resolved): Step[] {
   const s: Step[] = [];
   if (r.params.target === "metal") s.push("platform");
-  if (r.params.target === "sbc" || (r.platform?.architectures.length === 1 && !secureBootOffered(r.params, r.platform))) s.push("arch");
+  if (
+    r.params.target === "sbc" ||
+    (r.platform?.architectures.length === 1 && !secureBootOffered(r.params, r.platform))
+  )
+    s.push("arch");
   return s;
 }
 
@@ -38,15 +53,34 @@ async function stepBody(backend: UiBackend, r: Resolved, q: string) {
     case "version":
       return <VersionStep params={p} versions={r.versions} />;
     case "platform":
-      return <PlatformStep params={p} overlays={p.target === "sbc" && p.version !== undefined ? await backend.overlays(`v${p.version}`) : []} />;
+      return (
+        <PlatformStep
+          params={p}
+          overlays={
+            p.target === "sbc" && p.version !== undefined ? await backend.overlays(`v${p.version}`) : []
+          }
+        />
+      );
     case "arch":
       return r.platform === undefined ? <></> : <ArchStep params={p} platform={r.platform} />;
     case "extensions":
       return <ExtensionsStep params={p} catalog={r.catalog} q={q} />;
     case "customization":
-      return <CustomizationStep params={p} sbc={r.board !== undefined} cmdlineInvalid={!checkKernelArgs(p.cmdline).ok} />;
+      return (
+        <CustomizationStep
+          params={p}
+          sbc={r.board !== undefined}
+          cmdlineInvalid={!checkKernelArgs(p.cmdline).ok}
+        />
+      );
     case "final": {
-      if (r.schematic === undefined || r.platform === undefined || p.version === undefined || p.arch === undefined) return <></>;
+      if (
+        r.schematic === undefined ||
+        r.platform === undefined ||
+        p.version === undefined ||
+        p.arch === undefined
+      )
+        return <></>;
       const content = finalContent({
         externalURL: backend.externalURL,
         externalPXEURL: backend.externalPXEURL,
@@ -64,12 +98,19 @@ async function stepBody(backend: UiBackend, r: Resolved, q: string) {
         overlayOptions: p.overlayOptions,
         embeddedConfig: p.embeddedConfig,
       });
-      return <FinalStep id={r.schematic.id} yaml={r.schematic.yaml} content={content} version={`v${p.version}`} />;
+      return (
+        <FinalStep id={r.schematic.id} yaml={r.schematic.yaml} content={content} version={`v${p.version}`} />
+      );
     }
   }
 }
 
-async function renderPage(c: Ctx, backend: UiBackend, r: Resolved, opts: { q?: string; pushUrl?: string } = {}) {
+async function renderPage(
+  c: Ctx,
+  backend: UiBackend,
+  r: Resolved,
+  opts: { q?: string; pushUrl?: string } = {},
+) {
   const p = r.params;
   let back: string | undefined;
   if (r.step === "final") {
@@ -97,7 +138,14 @@ async function renderPage(c: Ctx, backend: UiBackend, r: Resolved, opts: { q?: s
   const headers: Record<string, string> = { "Content-Security-Policy": CSP, "Cache-Control": "no-store" };
   // htmx requests: say which URL the swapped page stands for ("false" keeps the address bar).
   if (c.req.header("HX-Request") === "true") headers["HX-Push-Url"] = opts.pushUrl ?? "false";
-  return c.html(`<!DOCTYPE html>${(await page.toString()) as string}`, r.status as 200, headers);
+  return c.html(
+    <>
+      {raw("<!DOCTYPE html>")}
+      {page}
+    </>,
+    r.status as 200,
+    headers,
+  );
 }
 
 function pathAndQuery(c: Ctx): string {
@@ -161,7 +209,9 @@ export function uiRoutes(backend: UiBackend): RouteModule {
       const params = readParams(form);
       const r = await resolveStep(backend, { ...params, extensions: undefined });
       if (r.step !== "extensions") return c.html(<div id="extension-list" />, 400);
-      return c.html(<ExtensionList catalog={r.catalog} selected={params.extensions ?? []} q={form.get("q") ?? ""} />);
+      return c.html(
+        <ExtensionList catalog={r.catalog} selected={params.extensions ?? []} q={form.get("q") ?? ""} />,
+      );
     });
   };
 }

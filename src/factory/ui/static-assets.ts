@@ -16,11 +16,16 @@ function loadHtmx(): Promise<string> {
 /** Registers `/css/wizard.css`, `/js/wizard.js` and `/js/htmx.min.js`. */
 export function registerStaticAssets(app: FactoryApp): void {
   const cache = "public, max-age=3600";
-  app.get("/css/wizard.css", (c) => c.body(WIZARD_CSS, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": cache }));
+  app.get("/css/wizard.css", (c) =>
+    c.body(WIZARD_CSS, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": cache }),
+  );
   app.get("/js/wizard.js", (c) =>
     c.body(WIZARD_JS, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": cache }),
   );
   app.get("/js/htmx.min.js", async (c) =>
-    c.body(await loadHtmx(), 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": cache }),
+    c.body(await loadHtmx(), 200, {
+      "Content-Type": "text/javascript; charset=utf-8",
+      "Cache-Control": cache,
+    }),
   );
 }

@@ -36,7 +36,11 @@ export function parseOverlayOptions(text: string): Record<string, unknown> | und
 }
 
 /** Builds the schematic for the wizard's choices (`board` set for SBCs on Talos ≥ 1.7). */
-export function toSchematic(p: WizardParams, board: Board | undefined, overlayImage?: string): WizardSchematic {
+export function toSchematic(
+  p: WizardParams,
+  board: Board | undefined,
+  overlayImage?: string,
+): WizardSchematic {
   const s: WizardSchematic = { customization: {} };
   if (board !== undefined) {
     const options = parseOverlayOptions(p.overlayOptions);

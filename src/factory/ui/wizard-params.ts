@@ -29,7 +29,15 @@ export interface WizardParams {
 }
 
 /** The wizard's steps in order. */
-export const STEPS = ["target", "version", "platform", "arch", "extensions", "customization", "final"] as const;
+export const STEPS = [
+  "target",
+  "version",
+  "platform",
+  "arch",
+  "extensions",
+  "customization",
+  "final",
+] as const;
 /** One wizard step (`platform` is the cloud platform or the board, by target). */
 export type Step = (typeof STEPS)[number];
 
@@ -116,7 +124,9 @@ export function stepUrl(p: WizardParams, step: Step, extra: [string, string][] =
 
 /** The URL of the result page: where the user is, plus the schematic ID (as upstream). */
 export function finalUrl(p: WizardParams, schematicId: string): string {
-  return stepUrl({ ...p, extensions: undefined, cmdline: "", bootloader: "auto", overlayOptions: "" }, "extensions", [
-    ["schematic-id", schematicId],
-  ]);
+  return stepUrl(
+    { ...p, extensions: undefined, cmdline: "", bootloader: "auto", overlayOptions: "" },
+    "extensions",
+    [["schematic-id", schematicId]],
+  );
 }

@@ -19,7 +19,10 @@ export function legacyDocsUrl(version: string, path: string): string {
 /** "What's new" and "support matrix" for a version. */
 export function versionDocs(version: string): { label: string; url: string }[] {
   return [
-    { label: `What's new in Talos ${line(version)}`, url: docsUrl(version, "/getting-started/what's-new-in-talos") },
+    {
+      label: `What's new in Talos ${line(version)}`,
+      url: docsUrl(version, "/getting-started/what's-new-in-talos"),
+    },
     { label: "Support matrix", url: docsUrl(version, "/getting-started/support-matrix") },
   ];
 }

@@ -66,7 +66,9 @@ export function FinalStep(props: { id: string; yaml: string; content: FinalConte
       {c.showInstall && (
         <>
           <h2>Initial Installation</h2>
-          <p>Use this installer image in the machine configuration (<code>machine.install.image</code>):</p>
+          <p>
+            Use this installer image in the machine configuration (<code>machine.install.image</code>):
+          </p>
           <Copyable id="installer-image" text={c.installerImage} label="Copy the installer image reference" />
         </>
       )}
@@ -78,7 +80,11 @@ export function FinalStep(props: { id: string; yaml: string; content: FinalConte
       {c.localClusterCommand !== undefined && (
         <>
           <h2>Local Test Cluster</h2>
-          <Copyable id="local-cluster-command" text={c.localClusterCommand} label="Copy the local cluster command" />
+          <Copyable
+            id="local-cluster-command"
+            text={c.localClusterCommand}
+            label="Copy the local cluster command"
+          />
         </>
       )}
 

@@ -38,12 +38,19 @@ export function Layout(props: { title: string; serverVersion: string; children: 
           </a>
           <span class="server-version">{props.serverVersion}</span>
         </header>
-        <main id="wizard" hx-boost="true" hx-target="#wizard" hx-select="#wizard" hx-swap="outerHTML show:window:top">
+        <main
+          id="wizard"
+          hx-boost="true"
+          hx-target="#wizard"
+          hx-select="#wizard"
+          hx-swap="outerHTML show:window:top"
+        >
           {props.children}
         </main>
         <footer class="site">
           <p>
-            Talos Linux boot assets built on demand. API: <code>POST /schematics</code>, <code>GET /versions</code>.
+            Talos Linux boot assets built on demand. API: <code>POST /schematics</code>,{" "}
+            <code>GET /versions</code>.
           </p>
         </footer>
       </body>

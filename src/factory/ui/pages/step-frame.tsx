@@ -65,7 +65,17 @@ export function StepFrame(props: FrameProps) {
             if (i < current) {
               return (
                 <li class="done">
-                  <a href={stepUrl(params, s)}>{title}</a>
+                  <a
+                    href={stepUrl(
+                      params,
+                      s,
+                      s === "customization" && params.schematicId !== undefined
+                        ? [["prefill", params.schematicId]]
+                        : [],
+                    )}
+                  >
+                    {title}
+                  </a>
                 </li>
               );
             }
@@ -79,7 +89,13 @@ export function StepFrame(props: FrameProps) {
       {props.form === false ? (
         <>
           {body}
-          <p class="actions">{props.back !== undefined && <a class="button secondary" href={props.back}>Back</a>}</p>
+          <p class="actions">
+            {props.back !== undefined && (
+              <a class="button secondary" href={props.back}>
+                Back
+              </a>
+            )}
+          </p>
         </>
       ) : (
         <form method="post" action="/ui/wizard" id="wizard-form" novalidate>

@@ -2,7 +2,14 @@
 import type { ExtensionEntry } from "../../../release/catalogs.js";
 import { cloudPlatformsFor, type PlatformInfo } from "../../../profile/platforms.js";
 import type { OverlayEntry } from "../../../release/catalogs.js";
-import { availableBoards, BOOTLOADERS, features, SBC_MIN_VERSION, secureBootOffered, TARGETS } from "../flow.js";
+import {
+  availableBoards,
+  BOOTLOADERS,
+  features,
+  SBC_MIN_VERSION,
+  secureBootOffered,
+  TARGETS,
+} from "../flow.js";
 import { defaultVersion, groupVersions } from "../version-groups.js";
 import type { WizardParams } from "../wizard-params.js";
 import { docsUrl, legacyDocsUrl, versionDocs } from "./docs.js";
@@ -47,10 +54,17 @@ export function VersionStep(props: { params: WizardParams; versions: string[] })
   const min = props.params.target === "sbc" ? SBC_MIN_VERSION : undefined;
   const groups = groupVersions(props.versions, min);
   const current = props.params.version;
-  const selected = current !== undefined && groups.some((g) => g.versions.includes(current)) ? current : defaultVersion(props.versions, min);
+  const selected =
+    current !== undefined && groups.some((g) => g.versions.includes(current))
+      ? current
+      : defaultVersion(props.versions, min);
   return (
     <>
-      {min !== undefined && <p class="notice">Single board computers are supported from Talos {min}; older versions are not listed.</p>}
+      {min !== undefined && (
+        <p class="notice">
+          Single board computers are supported from Talos {min}; older versions are not listed.
+        </p>
+      )}
       <label for="version">Talos Linux version</label>
       <select
         id="version"
@@ -82,7 +96,14 @@ function PlatformChoice(props: { p: PlatformInfo; version: string; checked: bool
   const id = `platform-${p.name}`;
   return (
     <div class="choice described">
-      <input type="radio" id={id} name="platform" value={p.name} checked={props.checked} aria-describedby={`${id}-desc`} />
+      <input
+        type="radio"
+        id={id}
+        name="platform"
+        value={p.name}
+        checked={props.checked}
+        aria-describedby={`${id}-desc`}
+      />
       <label for={id}>{p.label}</label>
       <p id={`${id}-desc`} class="hint">
         {p.description}
@@ -105,13 +126,20 @@ export function PlatformStep(props: { params: WizardParams; overlays: OverlayEnt
   if (props.params.target === "sbc") {
     const boards = availableBoards(`v${version}`, props.overlays);
     const chosen = props.params.board ?? "rpi_generic";
-    if (boards.length === 0) return <p class="notice">This factory serves no board overlays for Talos {version}.</p>;
+    if (boards.length === 0)
+      return <p class="notice">This factory serves no board overlays for Talos {version}.</p>;
     return (
       <fieldset>
         <legend>Which board?</legend>
         {boards.map((b) => (
           <div class="choice described">
-            <input type="radio" id={`board-${b.name}`} name="board" value={b.name} checked={chosen === b.name} />
+            <input
+              type="radio"
+              id={`board-${b.name}`}
+              name="board"
+              value={b.name}
+              checked={chosen === b.name}
+            />
             <label for={`board-${b.name}`}>{b.label}</label>
             {b.documentation !== undefined && (
               <p class="hint">
@@ -154,7 +182,13 @@ export function ArchStep(props: { params: WizardParams; platform: PlatformInfo }
         <fieldset>
           <legend>SecureBoot</legend>
           <label class="choice">
-            <input type="checkbox" name="secureboot" value="true" checked={props.params.secureboot} aria-describedby="sb-desc" />
+            <input
+              type="checkbox"
+              name="secureboot"
+              value="true"
+              checked={props.params.secureboot}
+              aria-describedby="sb-desc"
+            />
             <span>SecureBoot</span>
           </label>
           <p id="sb-desc" class="hint">
@@ -168,11 +202,17 @@ export function ArchStep(props: { params: WizardParams; platform: PlatformInfo }
 
 function matches(e: ExtensionEntry, q: string): boolean {
   const needle = q.trim().toLowerCase();
-  return needle === "" || e.ref.toLowerCase().includes(needle) || e.description.toLowerCase().includes(needle);
+  return (
+    needle === "" || e.ref.toLowerCase().includes(needle) || e.description.toLowerCase().includes(needle)
+  );
 }
 
 /** The extension checkboxes: entries matching `q`, plus every checked one (never hidden). */
-export function ExtensionList(props: { catalog: readonly ExtensionEntry[]; selected: readonly string[]; q: string }) {
+export function ExtensionList(props: {
+  catalog: readonly ExtensionEntry[];
+  selected: readonly string[];
+  q: string;
+}) {
   const shown = props.catalog.filter((e) => props.selected.includes(e.name) || matches(e, props.q));
   return (
     <div id="extension-list" aria-live="polite">
@@ -185,7 +225,14 @@ export function ExtensionList(props: { catalog: readonly ExtensionEntry[]; selec
           const id = `ext-${e.name.replace(/[^A-Za-z0-9_-]/g, "-")}`;
           return (
             <li>
-              <input type="checkbox" id={id} name="extensions" value={e.name} checked={props.selected.includes(e.name)} aria-describedby={`${id}-desc`} />
+              <input
+                type="checkbox"
+                id={id}
+                name="extensions"
+                value={e.name}
+                checked={props.selected.includes(e.name)}
+                aria-describedby={`${id}-desc`}
+              />
               <label for={id}>
                 {e.name} <span class="tag">({e.tag})</span>
               </label>
@@ -201,7 +248,11 @@ export function ExtensionList(props: { catalog: readonly ExtensionEntry[]; selec
 }
 
 /** Extension step: search box (htmx live filter, or a Filter button without JS) and the list. */
-export function ExtensionsStep(props: { params: WizardParams; catalog: readonly ExtensionEntry[]; q: string }) {
+export function ExtensionsStep(props: {
+  params: WizardParams;
+  catalog: readonly ExtensionEntry[];
+  q: string;
+}) {
   return (
     <>
       {/* The sentinel makes "no extensions" an explicit choice (upstream's `-`). */}
@@ -252,11 +303,15 @@ export function CustomizationStep(props: { params: WizardParams; sbc: boolean; c
       />
       <div id="cmdline-hint" class="hint">
         <p>
-          Separate arguments with spaces. Prefix an argument with <code>-</code> to remove it from the defaults:{" "}
-          <code>-console</code> removes every <code>console=</code>, <code>-console=ttyS0</code> only that value.
+          Separate arguments with spaces. Prefix an argument with <code>-</code> to remove it from the
+          defaults: <code>-console</code> removes every <code>console=</code>, <code>-console=ttyS0</code>{" "}
+          only that value.
         </p>
         {!f.unifiedInstaller && !p.secureboot && (
-          <p>Before Talos 1.10 these arguments reach boot media only; installs and upgrades take them from the machine configuration.</p>
+          <p>
+            Before Talos 1.10 these arguments reach boot media only; installs and upgrades take them from the
+            machine configuration.
+          </p>
         )}
       </div>
       {f.bootloader && (
@@ -275,18 +330,31 @@ export function CustomizationStep(props: { params: WizardParams; sbc: boolean; c
       {f.embeddedConfig && (
         <>
           <label for="embedded-config">Embedded machine configuration (optional)</label>
-          <textarea id="embedded-config" name="embedded-config" rows={6} spellcheck={false} aria-describedby="embedded-hint">
+          <textarea
+            id="embedded-config"
+            name="embedded-config"
+            rows={6}
+            spellcheck={false}
+            aria-describedby="embedded-hint"
+          >
             {p.embeddedConfig}
           </textarea>
           <p id="embedded-hint" class="hint">
-            YAML documents baked into the image and applied on first boot. Not put into URLs, but stored in the schematic: anyone with its ID can read it.
+            YAML documents baked into the image and applied on first boot. Not put into URLs, but stored in
+            the schematic: anyone with its ID can read it.
           </p>
         </>
       )}
       {props.sbc && (
         <>
           <label for="overlay-options">Overlay options (YAML)</label>
-          <textarea id="overlay-options" name="overlay-options" rows={4} spellcheck={false} placeholder="configTxtAppend: 'dtoverlay=vc4-fkms-v3d'">
+          <textarea
+            id="overlay-options"
+            name="overlay-options"
+            rows={4}
+            spellcheck={false}
+            placeholder="configTxtAppend: 'dtoverlay=vc4-fkms-v3d'"
+          >
             {p.overlayOptions}
           </textarea>
         </>
