@@ -102,25 +102,32 @@ test("reader walks plain + zstd/xz concatenations of GNU archives and extracts o
   const early = await mk("early", { "GenuineIntel.bin": "ucode" });
   const base = await mk("base", { init: "#!init", "rootfs.sqsh": "ROOTFS".repeat(1000) });
   const ext = await mk("ext", { "0.sqsh": "zero", "extensions.yaml": "layers: []\n" });
-  for (const comp of ["zstd", "xz"] as const) {
-    const z = (await run(comp, ["-c", "-q"], { stdin: base, timeoutMs: 30_000 })).stdout;
-    const z2 = (await run(comp, ["-c", "-q"], { stdin: ext, timeoutMs: 30_000 })).stdout;
-    const file = join(dir, `initramfs-${comp}`);
-    await writeFile(file, Buffer.concat([early, z, z2]));
+  for (const [c1, c2] of [
+    ["zstd", "zstd"],
+    ["xz", "xz"],
+    ["zstd", "xz"],
+  ] as const) {
+    const z = (await run(c1, ["-c", "-q"], { stdin: base, timeoutMs: 30_000 })).stdout;
+    const z2 = (await run(c2, ["-c", "-q"], { stdin: ext, timeoutMs: 30_000 })).stdout;
+    const file = join(dir, `initramfs-${c1}-${c2}`);
+    // zero padding between segments, as block-aligned writers leave it
+    await writeFile(file, Buffer.concat([early, z, Buffer.alloc(512), z2]));
     const members = await listCpioFile(file);
     assert.deepEqual(
       members.map((m) => [m.name, m.archive, m.compression]),
       [
         ["GenuineIntel.bin", 0, "none"],
-        ["init", 1, comp],
-        ["rootfs.sqsh", 1, comp],
-        ["0.sqsh", 2, comp],
-        ["extensions.yaml", 2, comp],
+        ["init", 1, c1],
+        ["rootfs.sqsh", 1, c1],
+        ["0.sqsh", 2, c2],
+        ["extensions.yaml", 2, c2],
       ],
     );
-    const dest = join(dir, `rootfs-${comp}.sqsh`);
+    const dest = join(dir, `rootfs-${c1}-${c2}.sqsh`);
     await extractCpioMember(file, "rootfs.sqsh", dest);
     assert.equal(await readFile(dest, "utf8"), "ROOTFS".repeat(1000));
     await assert.rejects(extractCpioMember(file, "missing", join(dir, "m")), /has no "missing" member/);
   }
+  await writeFile(join(dir, "garbage"), "not an archive");
+  await assert.rejects(listCpioFile(join(dir, "garbage")), /neither cpio nor xz\/zstd/);
 });

@@ -8,7 +8,7 @@
  * the way the kernel and the upstream imager read an initramfs.
  */
 import { createReadStream } from "node:fs";
-import { lstat, open, readdir, readlink } from "node:fs/promises";
+import { lstat, open, readdir, readlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough, Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -190,6 +190,8 @@ export type MemberAction = "skip" | "stop" | Writable;
 class ByteReader {
   private buf: Buffer = Buffer.alloc(0);
   private done = false;
+  /** Bytes handed out or skipped so far. */
+  consumed = 0;
   constructor(private readonly it: AsyncIterator<Buffer>) {}
 
   /** Ensures `n` buffered bytes if the source has them; returns how many are buffered. */
@@ -210,6 +212,7 @@ class ByteReader {
     if ((await this.fill(n)) < n) throw invalidInput("cpio: truncated archive");
     const out = this.buf.subarray(0, n);
     this.buf = this.buf.subarray(n);
+    this.consumed += n;
     return out;
   }
 
@@ -220,6 +223,7 @@ class ByteReader {
       if ((await this.fill(1)) === 0) throw invalidInput("cpio: truncated archive");
       const part = this.buf.subarray(0, Math.min(left, this.buf.length));
       this.buf = this.buf.subarray(part.length);
+      this.consumed += part.length;
       left -= part.length;
       if (sink !== undefined && !sink.write(part)) {
         await new Promise<void>((resolve, reject) => {
@@ -241,6 +245,7 @@ class ByteReader {
       let i = 0;
       while (i < this.buf.length && this.buf[i] === 0) i++;
       this.buf = this.buf.subarray(i);
+      this.consumed += i;
       if (this.buf.length > 0) return true;
     }
   }
@@ -317,17 +322,64 @@ async function walkArchives(
   }
 }
 
+const ZSTD_MAGIC = 0xfd2fb528;
+
+async function readAt(fh: FileHandle, pos: number, n: number): Promise<Buffer> {
+  const buf = Buffer.alloc(n);
+  const { bytesRead } = await fh.read(buf, 0, n, pos);
+  return buf.subarray(0, bytesRead);
+}
+
 /**
- * Reads a concatenation of newc archives from a file: plain archives first, then (at the first
- * non-cpio byte) the rest decompressed as xz (magic FD 37 7A 58) or else zstd, which may itself hold
- * several archives. `visit` sees every member and says what to do with its data.
+ * End offset of the run of zstd frames starting at `pos`, found from frame and block headers
+ * alone (no decoding), so an archive compressed differently can follow.
+ */
+async function zstdRunEnd(fh: FileHandle, pos: number, size: number): Promise<number> {
+  const bad = (): never => {
+    throw invalidInput(`zstd: malformed frame at offset ${pos}`);
+  };
+  for (;;) {
+    if (pos + 4 > size) return pos;
+    const magic = (await readAt(fh, pos, 4)).readUInt32LE(0);
+    if ((magic & 0xfffffff0) === 0x184d2a50) {
+      const len = (await readAt(fh, pos + 4, 4)).readUInt32LE(0);
+      pos += 8 + len;
+      continue;
+    }
+    if (magic !== ZSTD_MAGIC) return pos;
+    const fhd = (await readAt(fh, pos + 4, 1))[0] ?? bad();
+    const single = (fhd & 0x20) !== 0;
+    const did = [0, 1, 2, 4][fhd & 3]!;
+    const fcsFlag = fhd >> 6;
+    const fcs = fcsFlag === 0 ? (single ? 1 : 0) : [0, 2, 4, 8][fcsFlag]!;
+    pos += 5 + (single ? 0 : 1) + did + fcs;
+    for (;;) {
+      const h = await readAt(fh, pos, 3);
+      if (h.length < 3) bad();
+      const v = h[0]! | (h[1]! << 8) | (h[2]! << 16);
+      const type = (v >> 1) & 3;
+      const blockSize = v >>> 3;
+      if (type === 3) bad();
+      pos += 3 + (type === 1 ? 1 : blockSize);
+      if (pos > size) bad();
+      if ((v & 1) === 1) break;
+    }
+    if ((fhd & 0x04) !== 0) pos += 4;
+  }
+}
+
+/**
+ * Reads a concatenation of newc archives from a file, the way the kernel unpacks an initramfs:
+ * plain archives, runs of zstd frames and xz streams (to the end of the file), each holding one or
+ * more archives, with zero padding between. `visit` sees every member and says what to do with
+ * its data.
  */
 export async function readCpioFile(
   path: string,
   visit: (m: CpioMember) => MemberAction | Promise<MemberAction>,
 ): Promise<void> {
   try {
-    await readConcatenation(path, visit);
+    await readSegments(path, visit);
   } catch (e) {
     throw asBootforgeError(e, path);
   }
@@ -338,48 +390,111 @@ function asBootforgeError(e: unknown, path: string): BootforgeError {
   return ioError(`reading ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
-async function readConcatenation(
+async function readSegments(
   path: string,
   visit: (m: CpioMember) => MemberAction | Promise<MemberAction>,
 ): Promise<void> {
-  const source = createReadStream(path, { highWaterMark: CHUNK })[
-    Symbol.asyncIterator
-  ]() as AsyncIterator<Buffer>;
-  const raw = new ByteReader(source);
-  const state: WalkState = { archive: 0, stopped: false };
+  const fh = await open(path, "r");
   try {
-    await walkArchives(raw, "none", state, visit);
-    if (state.stopped || (await raw.fill(1)) === 0) return;
-    await raw.fill(4);
-    const compression: Compression = raw.peek(4).equals(XZ_MAGIC) ? "xz" : "zstd";
-    const abort = new AbortController();
-    const decoded = new PassThrough({ highWaterMark: CHUNK });
-    const decoding = transform(compression, ["-d", "-c", "-q"], Readable.from(raw.rest()), decoded, {
-      signal: abort.signal,
-      errorKind: "invalid-input",
-    });
-    let walkError: Error | undefined;
-    try {
-      const dec = new ByteReader(decoded[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
-      await walkArchives(dec, compression, state, visit);
-      if (!state.stopped && (await dec.skipZeros())) {
-        throw invalidInput(`cpio: ${path}: unexpected data after the ${compression} archives`);
+    const size = (await fh.stat()).size;
+    const state: WalkState = { archive: 0, stopped: false };
+    let pos = 0;
+    while (!state.stopped && pos < size) {
+      const head = await readAt(fh, pos, 6);
+      if (head[0] === 0) {
+        // padding between archives: skip the run of zeros
+        let chunk = await readAt(fh, pos, CHUNK);
+        let i = 0;
+        while (chunk.length > 0) {
+          i = chunk.findIndex((b) => b !== 0);
+          if (i >= 0) break;
+          pos += chunk.length;
+          chunk = await readAt(fh, pos, CHUNK);
+        }
+        if (chunk.length === 0) break;
+        pos += i;
+        continue;
       }
-    } catch (e) {
-      walkError = asBootforgeError(e, path);
+      if (head.toString("latin1") === NEWC_MAGIC) {
+        pos += await walkRange(path, pos, size, "none", state, visit);
+        continue;
+      }
+      if (head.length >= 4 && head.readUInt32LE(0) === ZSTD_MAGIC) {
+        const end = await zstdRunEnd(fh, pos, size);
+        await walkDecoded(path, pos, end, "zstd", state, visit);
+        pos = end;
+        continue;
+      }
+      if (head.subarray(0, 4).equals(XZ_MAGIC)) {
+        await walkDecoded(path, pos, size, "xz", state, visit);
+        break;
+      }
+      throw invalidInput(`${path}: neither cpio nor xz/zstd data at offset ${pos}`);
     }
-    if (state.stopped || walkError !== undefined) {
-      abort.abort();
-      decoded.resume();
-    }
-    // Once we stop early, the decompressor's abort is expected and not an error.
-    await decoding.catch((e: unknown) => {
-      if (!abort.signal.aborted) throw e;
-    });
-    if (walkError !== undefined) throw walkError;
   } finally {
-    await source.return?.();
+    await fh.close();
   }
+}
+
+/** Walks plain archives from `start`; returns how many bytes they took. */
+async function walkRange(
+  path: string,
+  start: number,
+  size: number,
+  compression: Compression,
+  state: WalkState,
+  visit: (m: CpioMember) => MemberAction | Promise<MemberAction>,
+): Promise<number> {
+  // A stream of its own per segment: destroying a FileHandle stream would close the shared handle.
+  const stream = createReadStream(path, { start, end: size - 1, highWaterMark: CHUNK });
+  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  try {
+    const r = new ByteReader(it);
+    await walkArchives(r, compression, state, visit);
+    return r.consumed;
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** Decompresses `[start, end)` with xz or zstd and walks the archives inside. */
+async function walkDecoded(
+  path: string,
+  start: number,
+  end: number,
+  compression: "xz" | "zstd",
+  state: WalkState,
+  visit: (m: CpioMember) => MemberAction | Promise<MemberAction>,
+): Promise<void> {
+  const source = createReadStream(path, { start, end: end - 1, highWaterMark: CHUNK });
+  const abort = new AbortController();
+  const decoded = new PassThrough({ highWaterMark: CHUNK });
+  const decoding = transform(compression, ["-d", "-c", "-q"], source, decoded, {
+    signal: abort.signal,
+    errorKind: "invalid-input",
+  });
+  let walkError: Error | undefined;
+  try {
+    const dec = new ByteReader(decoded[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+    await walkArchives(dec, compression, state, visit);
+    if (!state.stopped && (await dec.skipZeros())) {
+      throw invalidInput(
+        `cpio: ${path}: unexpected data inside the ${compression} archive at offset ${start}`,
+      );
+    }
+  } catch (e) {
+    walkError = asBootforgeError(e, path);
+  }
+  if (state.stopped || walkError !== undefined) {
+    abort.abort();
+    decoded.resume();
+  }
+  // Once we stop early, the decompressor's abort is expected and not an error.
+  await decoding.catch((e: unknown) => {
+    if (!abort.signal.aborted) throw e;
+  });
+  source.destroy();
+  if (walkError !== undefined) throw walkError;
 }
 
 /** Lists every member of a (possibly concatenated, compressed) initramfs-style cpio file. */
