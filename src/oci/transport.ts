@@ -138,8 +138,11 @@ export class Transport {
     const headers: Record<string, string> = { "user-agent": this.#opts.userAgent, ...req.headers };
     let body: RequestInit["body"];
     const bodyError: { error?: Error } = {};
-    if (req.body === undefined || typeof req.body === "string" || req.body instanceof Uint8Array) {
+    if (req.body === undefined || typeof req.body === "string") {
       body = req.body;
+    } else if (req.body instanceof Uint8Array) {
+      // Node's fetch takes any Uint8Array; the DOM typing (pulled in by the browser tests) wants ArrayBuffer-backed.
+      body = req.body as Uint8Array<ArrayBuffer>;
     } else {
       body = toWebStream(req.body, bodyError);
     }
