@@ -174,6 +174,12 @@ export function decodeText(input: string | Uint8Array, limits: DecodeLimits = DE
   for (let i = 0; i < text.length; i++) {
     const cp = text.codePointAt(i)!;
     if (cp > 0xffff) i++;
+    if (cp === 0x85 || cp === 0x2028 || cp === 0x2029) {
+      throw decodeError(
+        `raw U+${cp.toString(16).toUpperCase().padStart(4, "0")} is not supported: YAML 1.1 (upstream) and YAML 1.2 read it differently; write it as an escape in a double-quoted string`,
+        positionOf(text, i),
+      );
+    }
     if (!isYamlPrintable(cp)) {
       const what =
         cp >= 0xd800 && cp <= 0xdfff
@@ -272,7 +278,14 @@ export function parseFirstDocument(input: string | Uint8Array, limits: DecodeLim
                 : "plain";
       if (style === "double" && n.range)
         checkDoubleQuotedEscapes(text.slice(n.range[0], n.range[1]), n.range[0], text);
-      out = { kind: "scalar", value: typeof n.value === "string" ? n.value : "", style, tag, ...at };
+      const value = typeof n.value === "string" ? n.value : "";
+      if (/[\u2028\u2029]/.test(value)) {
+        throw decodeError(
+          "line and paragraph separators (U+2028, U+2029) are not supported in strings: go-yaml writes them raw, and YAML 1.1 and 1.2 read them back differently",
+          at,
+        );
+      }
+      out = { kind: "scalar", value, style, tag, ...at };
       if (n.anchor) anchors.set(n.anchor, out);
       return out;
     }
