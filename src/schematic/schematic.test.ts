@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BootforgeError, isBootforgeError } from "../errors/index.js";
+import type { BootforgeError } from "../errors/index.js";
+import { isBootforgeError } from "../errors/index.js";
 import { GoFloat, GoMap } from "../yaml/emit.js";
 import { readVectors } from "../../test/helpers/shared.js";
 import { Gen, aliasBomb, arbitrarySchematic, spellAsJson, spellAsYaml } from "./arbitrary.js";
