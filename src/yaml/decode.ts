@@ -24,6 +24,7 @@ import {
   Parser,
   isAlias,
   isMap,
+  isPair,
   isScalar,
   isSeq,
   type Document,
@@ -278,7 +279,9 @@ export function parseFirstDocument(input: string | Uint8Array, limits: DecodeLim
                 : "plain";
       if (style === "double" && n.range)
         checkDoubleQuotedEscapes(text.slice(n.range[0], n.range[1]), n.range[0], text);
-      const value = typeof n.value === "string" ? n.value : "";
+      // The yaml package constructs a few tags (!!timestamp, !!binary) even in the failsafe
+      // schema; go-yaml works from the text.
+      const value = typeof n.value === "string" ? n.value : typeof n.source === "string" ? n.source : "";
       if (/[\u2028\u2029]/.test(value)) {
         throw decodeError(
           "line and paragraph separators (U+2028, U+2029) are not supported in strings: go-yaml writes them raw, and YAML 1.1 and 1.2 read them back differently",
@@ -293,7 +296,24 @@ export function parseFirstDocument(input: string | Uint8Array, limits: DecodeLim
       const items: YNode[] = [];
       out = { kind: "seq", items, tag, ...at };
       if (n.anchor) anchors.set(n.anchor, out);
-      for (const item of n.items) items.push(convert(item as Node | null, n.range?.[1] ?? 0, depth + 1));
+      for (const item of n.items) {
+        if (isPair(item)) {
+          // !!omap and !!pairs items arrive as pairs: a single-pair mapping, as go-yaml sees them.
+          const keyNode = item.key as Node | null;
+          const offset = keyNode?.range?.[0] ?? n.range?.[0] ?? 0;
+          const key = convert(keyNode, offset, depth + 2);
+          const value = convert(item.value as Node | null, keyNode?.range?.[1] ?? offset, depth + 2);
+          items.push({
+            kind: "map",
+            pairs: [[key, value]],
+            tag: undefined,
+            line: key.line,
+            column: key.column,
+          });
+        } else {
+          items.push(convert(item as Node | null, n.range?.[1] ?? 0, depth + 1));
+        }
+      }
       return out;
     }
     if (isMap(n)) {
