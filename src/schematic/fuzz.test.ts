@@ -6,16 +6,15 @@ import { fuzzSchematic, summarize } from "./fuzz.js";
 const { vectors } = readVectors<{ vectors: Array<{ in: string }> }>("schematics.json");
 
 test("fuzz: 3 000 random and mutated inputs only ever fail with BootforgeError, quickly", () => {
-  const started = Date.now();
   const report = fuzzSchematic(
     3000,
     20240601,
     vectors.map((v) => v.in),
   );
-  const elapsed = Date.now() - started;
   assert.deepEqual(report.failures, [], summarize(report));
   assert.equal(report.inputs, 3000);
   assert.ok(report.accepted > 100, summarize(report));
   assert.ok(report.rejected > 100, summarize(report));
-  assert.ok(elapsed < 20_000, `took ${elapsed} ms`);
+  // CPU time, so that a busy machine does not fail the test; wall time is reported.
+  assert.ok(report.cpuMs < 20_000, summarize(report));
 });
