@@ -79,7 +79,7 @@ export interface DecodeLimits {
 
 export const DEFAULT_LIMITS: DecodeLimits = {
   maxBytes: 1 << 20,
-  maxDepth: 1000,
+  maxDepth: 500,
   maxNodes: 2_000_000,
   maxExpandedBytes: 16 << 20,
 };
@@ -219,11 +219,31 @@ function checkDoubleQuotedEscapes(raw: string, offset: number, text: string): vo
 }
 
 /**
+ * Rejects deeply nested flow collections before parsing: the yaml package takes seconds on
+ * hundreds of thousands of `[`. Counts brackets anywhere (also in strings), which only matters
+ * for documents holding hundreds of unbalanced brackets.
+ */
+function checkFlowDepth(text: string, maxDepth: number): void {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) {
+        throw decodeError(`document nested deeper than ${maxDepth} levels`, positionOf(text, i));
+      }
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) {
+      depth--;
+    }
+  }
+}
+
+/**
  * Parses the first YAML document of `input` into nodes (aliases point at their anchors' nodes;
  * nothing is expanded yet). Later documents are not read, as in go-yaml.
  */
 export function parseFirstDocument(input: string | Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): YNode {
   const text = decodeText(input, limits);
+  checkFlowDepth(text, limits.maxDepth);
   const lines = new LineCounter();
   const composer = new Composer({ schema: "failsafe", strict: true, uniqueKeys: false, merge: false });
   let doc: Document.Parsed | undefined;
