@@ -24,6 +24,7 @@ import {
   Parser,
   isAlias,
   isMap,
+  isPair,
   isScalar,
   isSeq,
   type Document,
@@ -78,7 +79,7 @@ export interface DecodeLimits {
 
 export const DEFAULT_LIMITS: DecodeLimits = {
   maxBytes: 1 << 20,
-  maxDepth: 1000,
+  maxDepth: 500,
   maxNodes: 2_000_000,
   maxExpandedBytes: 16 << 20,
 };
@@ -174,6 +175,12 @@ export function decodeText(input: string | Uint8Array, limits: DecodeLimits = DE
   for (let i = 0; i < text.length; i++) {
     const cp = text.codePointAt(i)!;
     if (cp > 0xffff) i++;
+    if (cp === 0x85 || cp === 0x2028 || cp === 0x2029) {
+      throw decodeError(
+        `raw U+${cp.toString(16).toUpperCase().padStart(4, "0")} is not supported: YAML 1.1 (upstream) and YAML 1.2 read it differently; write it as an escape in a double-quoted string`,
+        positionOf(text, i),
+      );
+    }
     if (!isYamlPrintable(cp)) {
       const what =
         cp >= 0xd800 && cp <= 0xdfff
@@ -212,11 +219,31 @@ function checkDoubleQuotedEscapes(raw: string, offset: number, text: string): vo
 }
 
 /**
+ * Rejects deeply nested flow collections before parsing: the yaml package takes seconds on
+ * hundreds of thousands of `[`. Counts brackets anywhere (also in strings), which only matters
+ * for documents holding hundreds of unbalanced brackets.
+ */
+function checkFlowDepth(text: string, maxDepth: number): void {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) {
+        throw decodeError(`document nested deeper than ${maxDepth} levels`, positionOf(text, i));
+      }
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) {
+      depth--;
+    }
+  }
+}
+
+/**
  * Parses the first YAML document of `input` into nodes (aliases point at their anchors' nodes;
  * nothing is expanded yet). Later documents are not read, as in go-yaml.
  */
 export function parseFirstDocument(input: string | Uint8Array, limits: DecodeLimits = DEFAULT_LIMITS): YNode {
   const text = decodeText(input, limits);
+  checkFlowDepth(text, limits.maxDepth);
   const lines = new LineCounter();
   const composer = new Composer({ schema: "failsafe", strict: true, uniqueKeys: false, merge: false });
   let doc: Document.Parsed | undefined;
@@ -272,7 +299,16 @@ export function parseFirstDocument(input: string | Uint8Array, limits: DecodeLim
                 : "plain";
       if (style === "double" && n.range)
         checkDoubleQuotedEscapes(text.slice(n.range[0], n.range[1]), n.range[0], text);
-      out = { kind: "scalar", value: typeof n.value === "string" ? n.value : "", style, tag, ...at };
+      // The yaml package constructs a few tags (!!timestamp, !!binary) even in the failsafe
+      // schema; go-yaml works from the text.
+      const value = typeof n.value === "string" ? n.value : typeof n.source === "string" ? n.source : "";
+      if (/[\u2028\u2029]/.test(value)) {
+        throw decodeError(
+          "line and paragraph separators (U+2028, U+2029) are not supported in strings: go-yaml writes them raw, and YAML 1.1 and 1.2 read them back differently",
+          at,
+        );
+      }
+      out = { kind: "scalar", value, style, tag, ...at };
       if (n.anchor) anchors.set(n.anchor, out);
       return out;
     }
@@ -280,7 +316,24 @@ export function parseFirstDocument(input: string | Uint8Array, limits: DecodeLim
       const items: YNode[] = [];
       out = { kind: "seq", items, tag, ...at };
       if (n.anchor) anchors.set(n.anchor, out);
-      for (const item of n.items) items.push(convert(item as Node | null, n.range?.[1] ?? 0, depth + 1));
+      for (const item of n.items) {
+        if (isPair(item)) {
+          // !!omap and !!pairs items arrive as pairs: a single-pair mapping, as go-yaml sees them.
+          const keyNode = item.key as Node | null;
+          const offset = keyNode?.range?.[0] ?? n.range?.[0] ?? 0;
+          const key = convert(keyNode, offset, depth + 2);
+          const value = convert(item.value as Node | null, keyNode?.range?.[1] ?? offset, depth + 2);
+          items.push({
+            kind: "map",
+            pairs: [[key, value]],
+            tag: undefined,
+            line: key.line,
+            column: key.column,
+          });
+        } else {
+          items.push(convert(item as Node | null, n.range?.[1] ?? 0, depth + 1));
+        }
+      }
       return out;
     }
     if (isMap(n)) {

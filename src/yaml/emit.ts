@@ -349,6 +349,8 @@ function utf8Length(s: string): number {
   return n;
 }
 
+const ASCII = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
+
 interface Analysis {
   cps: number[];
   multiline: boolean;
@@ -394,7 +396,7 @@ function analyzeScalar(value: string): Analysis {
   for (let i = 0; i < n; i++) {
     const c = cps[i]!;
     const followedByWhitespace = i + 1 >= n || isBlankCp(cps[i + 1]!);
-    const ch = String.fromCodePoint(c);
+    const ch = c < 0x80 ? ASCII[c]! : "";
     if (i === 0) {
       switch (ch) {
         case "#":
@@ -525,7 +527,7 @@ const DOUBLE_ESCAPES: Record<number, string> = {
 };
 
 class Emitter {
-  private readonly out: string[] = [];
+  private out = "";
   private column = 0;
   private whitespace = true;
   private indention = true;
@@ -539,7 +541,7 @@ class Emitter {
   ) {}
 
   result(): string {
-    return this.out.join("");
+    return this.out;
   }
 
   document(root: Node): void {
@@ -551,18 +553,24 @@ class Emitter {
   // --- low-level writer -------------------------------------------------------------------
 
   private put(s: string): void {
-    this.out.push(s);
+    this.out += s;
     this.column++;
   }
 
+  /** Appends `s`, which holds `chars` characters and no line break. */
+  private putRun(s: string, chars: number): void {
+    this.out += s;
+    this.column += chars;
+  }
+
   private putLineBreak(): void {
-    this.out.push("\n");
+    this.out += "\n";
     this.column = 0;
     this.indention = true;
   }
 
   private writeChar(cp: number): void {
-    this.out.push(String.fromCodePoint(cp));
+    this.out += cp < 0x80 ? ASCII[cp]! : String.fromCodePoint(cp);
     this.column++;
   }
 
@@ -726,10 +734,10 @@ class Emitter {
     const allowBreaks = !simpleKey;
     switch (style) {
       case "plain":
-        this.writePlain(a.cps, allowBreaks);
+        this.writePlain(a.cps, allowBreaks, n.value);
         break;
       case "single":
-        this.writeSingleQuoted(a.cps, allowBreaks);
+        this.writeSingleQuoted(a.cps, allowBreaks, n.value);
         break;
       case "double":
         this.writeDoubleQuoted(a.cps, allowBreaks);
@@ -741,8 +749,19 @@ class Emitter {
     this.popIndent();
   }
 
-  private writePlain(cps: number[], allowBreaks: boolean): void {
+  /** True when a run of `n` characters cannot reach the folding width from here. */
+  private fits(n: number): boolean {
+    return this.column + n <= this.bestWidth;
+  }
+
+  private writePlain(cps: number[], allowBreaks: boolean, value: string): void {
     if (cps.length > 0 && !this.whitespace) this.put(" ");
+    if (this.fits(cps.length) && !cps.some(isBreakCp)) {
+      this.putRun(value, cps.length);
+      if (cps.length > 0) this.whitespace = false;
+      this.indention = false;
+      return;
+    }
     let spaces = false;
     let breaks = false;
     for (let i = 0; i < cps.length; i++) {
@@ -770,8 +789,16 @@ class Emitter {
     this.indention = false;
   }
 
-  private writeSingleQuoted(cps: number[], allowBreaks: boolean): void {
+  private writeSingleQuoted(cps: number[], allowBreaks: boolean, value: string): void {
     this.writeIndicator("'", true, false, false);
+    if (this.fits(2 * cps.length) && !cps.some(isBreakCp)) {
+      const quoted = value.replaceAll("'", "''");
+      this.putRun(quoted, cps.length + (quoted.length - value.length));
+      this.writeIndicator("'", false, false, false);
+      this.whitespace = false;
+      this.indention = false;
+      return;
+    }
     let spaces = false;
     let breaks = false;
     const n = cps.length;
