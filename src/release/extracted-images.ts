@@ -50,9 +50,13 @@ export class ExtractedImages {
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
       if (e instanceof BootforgeError) throw e;
-      throw new BootforgeError("io", `extracting ${image.source.description}@${digest}: ${(e as Error).message}`, {
-        cause: e,
-      });
+      throw new BootforgeError(
+        "io",
+        `extracting ${image.source.description}@${digest}: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
     }
   }
 }

@@ -67,7 +67,11 @@ export function rehome(ref: Reference, loc: ReleaseLocation): Reference {
   if (loc.kind !== "registry") return ref;
   const prefix = `${DEFAULT_NAMESPACE}/`;
   if (ref.registry !== DEFAULT_REGISTRY || !ref.repository.startsWith(prefix)) return ref;
-  return { ...ref, registry: loc.registry, repository: `${loc.namespace}/${ref.repository.slice(prefix.length)}` };
+  return {
+    ...ref,
+    registry: loc.registry,
+    repository: `${loc.namespace}/${ref.repository.slice(prefix.length)}`,
+  };
 }
 
 /** The name a layout gives an image: `<repository>:<tag>` without the registry (as the fixture writes). */

@@ -120,10 +120,13 @@ export class ReleaseSource {
 
   /** Whether the imager image has `path` (e.g. a GRUB platform directory). */
   async hasImagerPath(path: string): Promise<boolean> {
-    return this.imagerPath(path).then(
-      () => true,
-      (e: unknown) => (isBootforgeError(e, "not-found") ? false : Promise.reject(e)),
-    );
+    try {
+      await this.imagerPath(path);
+      return true;
+    } catch (e) {
+      if (isBootforgeError(e, "not-found")) return false;
+      throw e;
+    }
   }
 
   /** A container asset of the profile (imageRef, ociPath or tarballPath), extracted. */
@@ -132,7 +135,11 @@ export class ReleaseSource {
     if (asset.ociPath) {
       const layout = await OciLayout.open(asset.ociPath);
       const image = await this.#resolveIn(layout, "", `oci:${asset.ociPath}`, true);
-      return { name: `oci:${asset.ociPath}`, digest: image.descriptor.digest, dir: await this.#images.extract(image) };
+      return {
+        name: `oci:${asset.ociPath}`,
+        digest: image.descriptor.digest,
+        dir: await this.#images.extract(image),
+      };
     }
     if (!asset.imageRef) throw invalidInput("container asset names no imageRef, ociPath or tarballPath");
     return this.#pull(parseReference(asset.imageRef), asset.forceInsecure === true, asset.imageRef);
@@ -165,7 +172,9 @@ export class ReleaseSource {
     }
     const r = rehome(ref, this.location);
     const hostInsecure =
-      (this.location.kind === "registry" && this.location.insecure === true && r.registry === this.location.registry) ||
+      (this.location.kind === "registry" &&
+        this.location.insecure === true &&
+        r.registry === this.location.registry) ||
       insecure;
     const source = new RegistrySource(this.#client(hostInsecure ? r.registry : ""), r);
     return this.#resolveIn(source, referenceTarget(r), formatReference(r));
