@@ -24,7 +24,7 @@ import { writeEnrollmentDatabase } from "../secureboot/enrollment.js";
 import { buildSignedUki, type UkiSigners } from "../secureboot/signed-uki.js";
 import { enrollmentFiles, loadSigners, resolveFilePath } from "./inputs.js";
 import { OutputStaging } from "./publish.js";
-import { resolveStages } from "./stages.js";
+import { requireStages, resolveStages } from "./stages.js";
 import type { BuildInputs, BuildOptions, IsoGenerator, Stages } from "./types.js";
 
 /** Everything the output stages share once the common steps ran. */
@@ -40,11 +40,35 @@ interface Assets {
 /** Builds the output of `profile` into `opts.outDir`; returns the final output path. */
 export async function build(profile: Profile, inputs: BuildInputs, opts: BuildOptions): Promise<string> {
   const reporter = opts.reporter ?? nullReporter;
+  try {
+    return await run(profile, inputs, opts, reporter);
+  } catch (e) {
+    // Upstream's reporter prints the cause as the last console line.
+    reporter.report({ message: errorMessage(e), status: "error" });
+    throw e;
+  }
+}
+
+async function run(
+  profile: Profile,
+  inputs: BuildInputs,
+  opts: BuildOptions,
+  reporter: Reporter,
+): Promise<string> {
   const epoch = opts.sourceDateEpoch ?? buildTimestamp();
   const stages = resolveStages(inputs.stages);
   const kind = profile.output?.kind ?? "unknown";
   if (kind === "unknown") throw invalidInput("profile is invalid: unknown output kind");
   checkRelease(profile, inputs);
+  // Refuse before pulling anything when this build lacks a stage the output needs.
+  await requireStages(inputs.stages ?? {}, [
+    ...(kind === "iso" ? (["buildIso"] as const) : []),
+    ...(kind === "image" ? (["buildImage"] as const) : []),
+    ...(kind === "installer" ? (["buildInstaller"] as const) : []),
+    ...((profile.input?.systemExtensions?.length ?? 0) > 0 && kind !== "kernel" && kind !== "cmdline"
+      ? (["rebuildInitramfs"] as const)
+      : []),
+  ]);
 
   const work = await mkdtemp(join(opts.tmpDir ?? tmpdir(), "imager"));
   let staging: OutputStaging | undefined;
@@ -80,9 +104,6 @@ export async function build(profile: Profile, inputs: BuildInputs, opts: BuildOp
       sourceDateEpoch: epoch,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-  } catch (e) {
-    reporter.report({ message: errorMessage(e), status: "error" });
-    throw e;
   } finally {
     await staging?.dispose();
     await rm(work, { recursive: true, force: true });

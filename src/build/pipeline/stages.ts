@@ -37,6 +37,11 @@ async function load(name: StageName): Promise<(req: never) => Promise<void>> {
   throw unsupported(`${m.what} is not available in this Bootforge build`);
 }
 
+/** Fails early (unsupported) when a stage the build will need has no implementation. */
+export async function requireStages(overrides: Partial<Stages>, names: readonly StageName[]): Promise<void> {
+  for (const name of names) if (overrides[name] === undefined) await load(name);
+}
+
 /** The stage set: overrides first, then the owning modules. */
 export function resolveStages(overrides: Partial<Stages> = {}): Stages {
   const pick = <K extends StageName>(name: K): Stages[K] =>
