@@ -1,0 +1,197 @@
+/**
+ * The initramfs rebuild with system extensions (upstream `extensions.Builder.Build`): each
+ * extension becomes a squashfs layer, microcode goes into an uncompressed early cpio in front,
+ * firmware into the initramfs, kernel modules get a combined `modules.dep` layer, and
+ * `[early cpio] + [base initramfs] + [compressed cpio of layers, firmware, extensions.yaml]` is
+ * written out. The caller's extension directories and base initramfs are only read.
+ */
+import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
+import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { BootforgeError, invalidInput, ioError } from "../../errors/index.js";
+import type { Quirks } from "../../profile/quirks.js";
+import { checkCompatibility, loadExtension } from "../extensions/manifest.js";
+import type { ExtensionManifest } from "../extensions/manifest.js";
+import { cpioChunks, entriesFromListing, walkTree } from "../formats/cpio.js";
+import { transform } from "../tools/transform.js";
+import { stageEarlyFiles } from "./early-files.js";
+import { extensionsYaml, type ExtensionLayer } from "./extensions-yaml.js";
+import { buildModulesDepExtension, providesKernelModules } from "./kernel-modules.js";
+import { kernelModulesPath } from "./layout.js";
+import { makeSquashfs, type XattrLabels } from "./squashfs.js";
+
+/** An extracted extension image: a directory holding `manifest.yaml` and `rootfs/`. */
+export interface ExtensionInput {
+  dir: string;
+  /** SELinux labels recorded while extracting (PAX `SCHILY.xattr.security.selinux`), by path relative to `rootfs`. */
+  labels?: XattrLabels;
+}
+
+export interface RebuildInitramfsOptions {
+  /** The release's initramfs (`/usr/install/<arch>/initramfs.xz`: a zstd or xz cpio of `init` + `rootfs.sqsh`). */
+  baseInitramfs: string;
+  arch: "amd64" | "arm64";
+  quirks: Quirks;
+  /** Extensions in profile order (virtual ones last, as upstream appends them). */
+  extensions: readonly ExtensionInput[];
+  /** Scratch directory for this build (created if missing; its contents are replaced). */
+  workDir: string;
+  /** Output file; default `<workDir>/initramfs.xz`. */
+  output?: string;
+  /** SOURCE_DATE_EPOCH: every timestamp in the layers and the cpio archives. */
+  sourceDateEpoch: number;
+  /** Progress lines (upstream's `Printf`). */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface RebuildResult {
+  /** The initramfs to use: `output`, or the base initramfs itself when there are no extensions. */
+  path: string;
+  /** Layers in `extensions.yaml` order. */
+  layers: ExtensionLayer[];
+  /** Whether an uncompressed microcode cpio was put in front. */
+  earlyMicrocode: boolean;
+}
+
+interface Layer {
+  name: string;
+  rootfs: string;
+  manifest: ExtensionManifest;
+  labels: XattrLabels | undefined;
+}
+
+/** Rebuilds the initramfs with the given extensions, reproducibly. */
+export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promise<RebuildResult> {
+  const { quirks, workDir } = options;
+  const log = options.log ?? ((): void => {});
+  if (options.extensions.length === 0) {
+    log("skipped initramfs rebuild (no system extensions)");
+    return { path: options.baseInitramfs, layers: [], earlyMicrocode: false };
+  }
+  try {
+    await rm(workDir, { recursive: true, force: true });
+    await mkdir(workDir, { recursive: true });
+
+    // Upstream checks extensions out as <tmp>/extensions/<index> and lists that directory sorted
+    // as strings, so with 11 or more the layer order is 0, 1, 10, 11, 2, … [quirk kept].
+    const named = options.extensions.map((e, i) => ({ ...e, name: String(i) }));
+    named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+    const layers: Layer[] = [];
+    for (const e of named) {
+      const ext = await loadExtension(e.dir).catch((err: unknown) => {
+        throw rewrap(err, `error loading extension ${e.name}`);
+      });
+      layers.push({ name: e.name, rootfs: ext.rootfs, manifest: ext.manifest, labels: e.labels });
+    }
+    log("validating system extensions");
+    for (const l of layers) {
+      if (quirks.version === undefined) continue;
+      try {
+        checkCompatibility(l.manifest, quirks.version);
+      } catch (err) {
+        throw rewrap(err, `error validating extension ${JSON.stringify(l.manifest.metadata.name)}`);
+      }
+    }
+
+    const moduleDirs: string[] = [];
+    for (const l of layers) {
+      if (await providesKernelModules(l.rootfs, quirks))
+        moduleDirs.push(join(l.rootfs, kernelModulesPath(quirks)));
+    }
+    if (moduleDirs.length > 0) {
+      log("preparing to run depmod to generate kernel modules dependency tree");
+      const dep = await buildModulesDepExtension({
+        baseInitramfs: options.baseInitramfs,
+        moduleDirs,
+        quirks,
+        workDir: join(workDir, "ext-modules"),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      layers.push({ name: "modules.dep", rootfs: dep.rootfs, manifest: dep.manifest, labels: undefined });
+    }
+
+    const staging = join(workDir, "ext");
+    await mkdir(staging);
+    await chmod(staging, 0o755);
+    log("compressing system extensions");
+    const out: ExtensionLayer[] = [];
+    for (const l of layers) {
+      const exclude = await stageEarlyFiles(l.rootfs, staging, quirks);
+      const image = `${l.name}.sqsh`;
+      await makeSquashfs({
+        source: l.rootfs,
+        output: join(staging, image),
+        quirks,
+        epoch: options.sourceDateEpoch,
+        exclude,
+        excludeListPath: join(workDir, `${l.name}.exclude`),
+        ...(l.labels ? { labels: l.labels } : {}),
+        warn: log,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      out.push({ image, metadata: l.manifest.metadata });
+    }
+    await writeFile(join(staging, "extensions.yaml"), extensionsYaml(out));
+    await chmod(join(staging, "extensions.yaml"), 0o644);
+
+    const output = options.output ?? join(workDir, "initramfs.xz");
+    const earlyMicrocode = await assemble(options, staging, output);
+    return { path: output, layers: out, earlyMicrocode };
+  } catch (err) {
+    if (err instanceof BootforgeError) throw err;
+    throw ioError(`initramfs rebuild: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function rewrap(err: unknown, context: string): BootforgeError {
+  if (err instanceof BootforgeError)
+    return new BootforgeError(err.kind, `${context}: ${err.message}`, { cause: err });
+  return invalidInput(`${context}: ${(err as Error).message}`, { cause: err });
+}
+
+async function write(ws: WriteStream, chunks: AsyncIterable<Buffer>): Promise<void> {
+  for await (const chunk of chunks) {
+    if (!ws.write(chunk)) await new Promise<void>((resolve) => ws.once("drain", resolve));
+  }
+}
+
+/** Writes `[uncompressed kernel/ cpio] + [base] + [compressed cpio of the rest]`; returns whether the first part exists. */
+async function assemble(options: RebuildInitramfsOptions, staging: string, output: string): Promise<boolean> {
+  const paths = await walkTree(staging);
+  const early = paths.filter((p) => p === "kernel" || p.startsWith("kernel/"));
+  const rest = paths.filter((p) => !(p === "kernel" || p.startsWith("kernel/")));
+  const mtime = options.sourceDateEpoch;
+
+  const ws = createWriteStream(output, { mode: 0o644 });
+  const failed = new Promise<never>((_, reject) => ws.once("error", reject));
+  failed.catch(() => {});
+  const work = (async (): Promise<void> => {
+    if (early.length > 0) {
+      options.log?.("creating uncompressed initramfs archive");
+      await write(ws, cpioChunks(entriesFromListing(staging, early), { mtime }));
+    }
+    await write(ws, createReadStream(options.baseInitramfs) as AsyncIterable<Buffer>);
+    options.log?.("creating system extensions initramfs archive and compressing it");
+    const archive = Readable.from(cpioChunks(entriesFromListing(staging, rest), { mtime }));
+    if (options.quirks.useZSTDCompression) {
+      await transform("zstd", ["-T0", "-18", "-c", "--quiet"], archive, ws, signalOpt(options));
+    } else {
+      await transform(
+        "xz",
+        ["-v", "-C", "crc32", "-0", "-e", "-T", "0", "-z", "--quiet"],
+        archive,
+        ws,
+        signalOpt(options),
+      );
+    }
+  })();
+  await Promise.race([work, failed]);
+  return early.length > 0;
+}
+
+function signalOpt(options: RebuildInitramfsOptions): { signal?: AbortSignal; timeoutMs: number } {
+  return { timeoutMs: 30 * 60 * 1000, ...(options.signal ? { signal: options.signal } : {}) };
+}

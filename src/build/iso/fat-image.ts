@@ -1,0 +1,103 @@
+/**
+ * Small FAT images for ISOs, built from a list of files (no staging copies): the GRUB El Torito
+ * `efi.img` (FAT12 floppy geometry, as grub-mkrescue makes it) and the sd-boot `efiboot.img`
+ * (FAT32, upstream's `mkfs.vfat` flags). mtools runs under a frozen clock so the bytes repeat.
+ */
+import { frozenClockEnv } from "../tools/frozen-clock.js";
+import { createSparseFile } from "../formats/sparse-file.js";
+import { runProgram } from "../initramfs/programs.js";
+import { fatSerial } from "./volume.js";
+
+/** A file in the image: path inside it (`EFI/BOOT/BOOTX64.EFI`) and where its bytes come from. */
+export interface FatFile {
+  path: string;
+  source: string;
+}
+
+const MIB = 1024 * 1024;
+
+/** Upstream `fatSectorsPerCluster`: doubles from 1 up to 8 while the image keeps ≥ 65525+2048 clusters. */
+export function fatSectorsPerCluster(size: number): number {
+  let spc = 1;
+  while (spc < 8 && Math.floor(size / 512 / (spc * 2)) >= 65525 + 2048) spc *= 2;
+  return spc;
+}
+
+/**
+ * Upstream formats FAT32 even below FAT32's 65525-cluster minimum; mtools up to at least 4.0.33
+ * (Debian 12) then takes the volume for FAT16 and cannot write to it, so such small images are
+ * FAT16 here (equally valid as an EFI system partition).
+ */
+export function fatBits(size: number, spc: number): 16 | 32 {
+  return Math.floor(size / 512 / spc) >= 65525 + 2048 ? 32 : 16;
+}
+
+/** Upstream's `efiboot.img` size: 10 MiB plus each payload rounded up to whole MiB. */
+export function efiBootImageSize(payloadSizes: readonly number[]): number {
+  return 10 * MIB + payloadSizes.reduce((a, s) => a + Math.ceil(s / MIB) * MIB, 0);
+}
+
+async function populate(
+  image: string,
+  files: readonly FatFile[],
+  env: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const opts = {
+    env: { ...env, MTOOLS_SKIP_CHECK: "1" },
+    timeoutMs: 5 * 60 * 1000,
+    ...(signal ? { signal } : {}),
+  };
+  const dirs = new Set<string>();
+  for (const f of files) {
+    const parts = f.path.split("/");
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
+  }
+  const sorted = [...dirs].sort();
+  for (const d of sorted) await runProgram("mmd", ["-i", image, `::/${d}`], opts);
+  for (const f of files) await runProgram("mcopy", ["-Q", "-i", image, f.source, `::/${f.path}`], opts);
+}
+
+/** The GRUB El Torito EFI image: a 2880 KiB FAT floppy holding the GRUB EFI binaries. */
+export async function makeGrubEfiImage(
+  image: string,
+  files: readonly FatFile[],
+  epoch: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const env = frozenClockEnv(epoch);
+  await createSparseFile(image, 2880 * 1024);
+  await runProgram(
+    "mformat",
+    ["-C", "-f", "2880", "-L", "16", "-N", fatSerial(epoch).padStart(8, "0"), "-i", image, "::"],
+    { env: { ...env, MTOOLS_SKIP_CHECK: "1" }, timeoutMs: 60_000, ...(signal ? { signal } : {}) },
+  );
+  await populate(image, files, env, signal);
+}
+
+/** The sd-boot `efiboot.img`: FAT32 labelled EFI, files copied in order, `readOnly` paths marked read-only. */
+export async function makeEfiBootImage(
+  image: string,
+  size: number,
+  files: readonly FatFile[],
+  readOnly: readonly string[],
+  epoch: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const env = frozenClockEnv(epoch);
+  await createSparseFile(image, size);
+  const spc = fatSectorsPerCluster(size);
+  await runProgram(
+    "mkfs.vfat",
+    ["-F", String(fatBits(size, spc)), "-n", "EFI", "--invariant", "-s", String(spc), image],
+    { env, timeoutMs: 60_000, ...(signal ? { signal } : {}) },
+  );
+  await populate(image, files, env, signal);
+  for (const p of readOnly) {
+    await runProgram("mattrib", ["-i", image, "+r", `::/${p}`], {
+      env: { ...env, MTOOLS_SKIP_CHECK: "1" },
+      timeoutMs: 60_000,
+      ...(signal ? { signal } : {}),
+    });
+  }
+}

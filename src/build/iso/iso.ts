@@ -1,0 +1,420 @@
+/**
+ * Talos ISOs (upstream pkg/imager/iso): GRUB BIOS+UEFI, UEFI-only with systemd-boot and a UKI, and
+ * the hybrid (BIOS via GRUB, UEFI via systemd-boot). Upstream stages a tree and runs grub-mkrescue
+ * or xorrisofs; here GRUB's boot images come from `grub-mkimage` (the same images grub-mkrescue
+ * builds), the EFI images from mtools, and `xorriso -as mkisofs` maps every input file into the ISO
+ * by graft points, so large inputs are never copied. Fixed dates, UUID, FAT serials and
+ * Rock Ridge ownership make two builds byte-identical.
+ */
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { BootforgeError, invalidInput, ioError, unsupported } from "../../errors/index.js";
+import type { Quirks } from "../../profile/quirks.js";
+import { isoGrubConfig } from "../grub/config.js";
+import { runProgram } from "../initramfs/programs.js";
+import { efiBootImageSize, makeEfiBootImage, makeGrubEfiImage, type FatFile } from "./fat-image.js";
+import { fatSerial, xorrisoTailCommands } from "./volume.js";
+
+export type IsoArch = "amd64" | "arm64";
+/** systemd-boot `secure-boot-enroll` mode written to loader.conf. */
+export type SecureBootEnroll = "off" | "manual" | "force" | "if-safe";
+
+/** What every ISO needs. */
+export interface IsoCommon {
+  output: string;
+  /** Scratch directory (created; contents replaced). */
+  workDir: string;
+  /** Talos version, e.g. `v1.10.3` (volume label, UKI file name). */
+  version: string;
+  quirks: Quirks;
+  arch: IsoArch;
+  sourceDateEpoch: number;
+  /** Image cache directory, mapped to `/imagecache`. */
+  imageCacheDir?: string;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** GRUB module directories from the release (`/usr/lib/grub/<platform>/`). */
+export interface GrubModuleDirs {
+  /** `i386-pc` (BIOS; amd64 GRUB ISOs and every hybrid ISO). */
+  i386pc?: string;
+  /** `x86_64-efi` on amd64, `arm64-efi` on arm64. */
+  efi?: string;
+}
+
+export interface GrubIsoOptions extends IsoCommon {
+  kernel: string;
+  initramfs: string;
+  cmdline: string;
+  grubModules: GrubModuleDirs;
+}
+
+export interface UefiIsoOptions extends IsoCommon {
+  /** systemd-boot EFI binary (signed for SecureBoot). */
+  sdBoot: string;
+  /** The UKI (signed for SecureBoot). */
+  uki: string;
+  /** Default `off`. */
+  secureBootEnroll?: SecureBootEnroll;
+  /** DER signer certificate, shipped as `/EFI/keys/uki-signing-cert.der` (SecureBoot). */
+  signingCertDer?: string;
+  /** `PK.auth`, `KEK.auth`, `db.auth` for `loader/keys/auto/`. */
+  enrollmentKeys?: { pk: string; kek: string; db: string };
+}
+
+export type HybridIsoOptions = GrubIsoOptions & UefiIsoOptions;
+
+/** An ISO file or directory and where it comes from. */
+interface Graft {
+  iso: string;
+  source: string;
+}
+
+const EFI_BOOT_NAME: Record<IsoArch, string> = { amd64: "BOOTX64.EFI", arm64: "BOOTAA64.EFI" };
+const GRUB_EFI_FORMAT: Record<IsoArch, string> = { amd64: "x86_64-efi", arm64: "arm64-efi" };
+
+function opts(o: IsoCommon, timeoutMs = 10 * 60 * 1000): { timeoutMs: number; signal?: AbortSignal } {
+  return { timeoutMs, ...(o.signal ? { signal: o.signal } : {}) };
+}
+
+// xorriso pathspecs split at the first unescaped `=`; escape both sides.
+const escapeGraft = (s: string): string => s.replaceAll("\\", "\\\\").replaceAll("=", "\\=");
+const pathspecs = (grafts: readonly Graft[]): string[] =>
+  grafts.map((g) => `${escapeGraft(g.iso)}=${escapeGraft(g.source)}`);
+
+async function prepare(o: IsoCommon): Promise<void> {
+  await rm(o.workDir, { recursive: true, force: true });
+  await mkdir(o.workDir, { recursive: true });
+  await rm(o.output, { force: true });
+}
+
+async function requireFile(path: string, what: string): Promise<number> {
+  const st = await stat(path).catch(() => undefined);
+  if (st === undefined || !st.isFile()) throw invalidInput(`${what} ${path} does not exist or is not a file`);
+  return st.size;
+}
+
+async function requireDir(path: string | undefined, what: string): Promise<string> {
+  const st = path === undefined ? undefined : await stat(path).catch(() => undefined);
+  if (path === undefined || st === undefined || !st.isDirectory()) {
+    throw invalidInput(`${what} ${path ?? "(not given)"} is not a directory`);
+  }
+  return path;
+}
+
+/** Files of a GRUB module dir that belong on the ISO (what grub-mkrescue copies: modules, lists, efiemu). */
+async function moduleGrafts(dir: string, platform: string): Promise<Graft[]> {
+  const names = (await readdir(dir)).filter(
+    (n) => n.endsWith(".mod") || n.endsWith(".lst") || n.endsWith(".o") || n === "modinfo.sh",
+  );
+  return names.sort().map((n) => ({ iso: `/boot/grub/${platform}/${n}`, source: join(dir, n) }));
+}
+
+/** `insmod` lines for every partition map, the config grub-mkrescue embeds in its core images. */
+async function partmapConfig(dir: string, out: string): Promise<string> {
+  const list = await readFileText(join(dir, "partmap.lst"));
+  const lines = list
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((m) => `insmod ${m}\n`);
+  await writeFile(out, lines.join(""));
+  return out;
+}
+
+async function readFileText(path: string): Promise<string> {
+  return readFile(path, "utf8").catch(() => "");
+}
+
+interface GrubParts {
+  grafts: Graft[];
+  /** mkisofs options for the GRUB boot records. */
+  args: string[];
+}
+
+/** GRUB's BIOS El Torito image and modules, plus (when `efi`) the EFI El Torito image. */
+async function grubParts(o: GrubIsoOptions, bios: string | undefined, efi: boolean): Promise<GrubParts> {
+  await requireFile(o.kernel, "kernel");
+  await requireFile(o.initramfs, "initramfs");
+  const cfg = join(o.workDir, "grub.cfg");
+  await writeFile(cfg, isoGrubConfig(o.cmdline, o.quirks.supportsResetGrubOption));
+  const grafts: Graft[] = [
+    { iso: "/boot/vmlinuz", source: o.kernel },
+    { iso: "/boot/initramfs.xz", source: o.initramfs },
+    { iso: "/boot/grub/grub.cfg", source: cfg },
+  ];
+  const args: string[] = [];
+  if (bios !== undefined) {
+    const dir = await requireDir(bios, "GRUB i386-pc module directory");
+    const img = join(o.workDir, "eltorito.img");
+    o.log?.("creating GRUB BIOS boot image");
+    await runProgram(
+      "grub-mkimage",
+      [
+        "--directory",
+        dir,
+        "--prefix",
+        "/boot/grub",
+        "--output",
+        img,
+        "--format",
+        "i386-pc-eltorito",
+        "--config",
+        await partmapConfig(dir, join(o.workDir, "load-pc.cfg")),
+        "biosdisk",
+        "iso9660",
+      ],
+      opts(o),
+    );
+    grafts.push(...(await moduleGrafts(dir, "i386-pc")), {
+      iso: "/boot/grub/i386-pc/eltorito.img",
+      source: img,
+    });
+    await requireFile(join(dir, "boot_hybrid.img"), "GRUB hybrid MBR");
+    args.push(
+      "-b",
+      "boot/grub/i386-pc/eltorito.img",
+      "-no-emul-boot",
+      "-boot-load-size",
+      "4",
+      "-boot-info-table",
+      "--grub2-boot-info",
+      "--grub2-mbr",
+      join(dir, "boot_hybrid.img"),
+    );
+  }
+  if (efi) {
+    const platform = GRUB_EFI_FORMAT[o.arch];
+    const dir = await requireDir(o.grubModules.efi, `GRUB ${platform} module directory`);
+    const core = join(o.workDir, EFI_BOOT_NAME[o.arch].toLowerCase());
+    o.log?.("creating GRUB EFI boot image");
+    await runProgram(
+      "grub-mkimage",
+      [
+        "--directory",
+        dir,
+        // "()" is the device GRUB was loaded from: the optical disc when booted through El Torito.
+        "--prefix",
+        "()/boot/grub",
+        "--output",
+        core,
+        "--format",
+        platform,
+        "--config",
+        await partmapConfig(dir, join(o.workDir, "load-efi.cfg")),
+        "part_gpt",
+        "part_msdos",
+        "fat",
+        "part_apple",
+        "iso9660",
+      ],
+      opts(o),
+    );
+    const efiImg = join(o.workDir, "efi.img");
+    await makeGrubEfiImage(
+      efiImg,
+      [{ path: `efi/boot/${EFI_BOOT_NAME[o.arch].toLowerCase()}`, source: core }],
+      o.sourceDateEpoch,
+      o.signal,
+    );
+    grafts.push(...(await moduleGrafts(dir, platform)), { iso: "/efi.img", source: efiImg });
+    args.push("--efi-boot", "efi.img", "-efi-boot-part", "--efi-boot-image");
+  }
+  args.push("--protective-msdos-label");
+  return { grafts, args };
+}
+
+interface UefiParts {
+  grafts: Graft[];
+  efiBootImage: string;
+}
+
+/** The systemd-boot tree (EFI/, loader/) and `efiboot.img` holding the same files. */
+async function uefiParts(o: UefiIsoOptions): Promise<UefiParts> {
+  const sdSize = await requireFile(o.sdBoot, "systemd-boot");
+  const ukiSize = await requireFile(o.uki, "UKI");
+  const loaderConf = join(o.workDir, "loader.conf");
+  await writeFile(
+    loaderConf,
+    `# systemd-boot configuration\n\ntimeout 10\n\nsecure-boot-enroll ${o.secureBootEnroll ?? "off"}\n`,
+  );
+  // systemd-boot ≥ 261 would try to write a seed to read-only media without one.
+  const seed = join(o.workDir, "random-seed");
+  await writeFile(seed, Buffer.alloc(32), { mode: 0o444 });
+
+  const files: FatFile[] = [
+    { path: `EFI/BOOT/${EFI_BOOT_NAME[o.arch]}`, source: o.sdBoot },
+    { path: `EFI/Linux/Talos-${o.version}.efi`, source: o.uki },
+  ];
+  if (o.signingCertDer !== undefined) {
+    await requireFile(o.signingCertDer, "signing certificate");
+    files.push({ path: "EFI/keys/uki-signing-cert.der", source: o.signingCertDer });
+  }
+  if (o.enrollmentKeys !== undefined) {
+    const k = o.enrollmentKeys;
+    for (const [name, src] of [
+      ["PK.auth", k.pk],
+      ["KEK.auth", k.kek],
+      ["db.auth", k.db],
+    ] as const) {
+      await requireFile(src, name);
+      files.push({ path: `loader/keys/auto/${name}`, source: src });
+    }
+  }
+  files.push(
+    { path: "loader/loader.conf", source: loaderConf },
+    { path: "loader/random-seed", source: seed },
+  );
+
+  const img = join(o.workDir, "efiboot.img");
+  o.log?.("creating EFI boot image");
+  await makeEfiBootImage(
+    img,
+    efiBootImageSize([sdSize, ukiSize]),
+    files,
+    ["loader/random-seed"],
+    o.sourceDateEpoch,
+    o.signal,
+  );
+  return { grafts: files.map((f) => ({ iso: `/${f.path}`, source: f.source })), efiBootImage: img };
+}
+
+const UEFI_PARTITION_ARGS = (img: string): string[] => [
+  "-e",
+  "--interval:appended_partition_2:all::",
+  "-append_partition",
+  "2",
+  "0xef",
+  img,
+];
+const UEFI_LAYOUT_ARGS = [
+  "-partition_cyl_align",
+  "all",
+  "-partition_offset",
+  "16",
+  "-iso_mbr_part_type",
+  "0x83",
+];
+
+async function runXorriso(o: IsoCommon, args: string[], grafts: Graft[]): Promise<void> {
+  const all = [...grafts];
+  if (o.imageCacheDir !== undefined) {
+    all.push({ iso: "/imagecache", source: await requireDir(o.imageCacheDir, "image cache") });
+  }
+  o.log?.("creating ISO image");
+  await runProgram(
+    "xorriso",
+    [
+      "-as",
+      "mkisofs",
+      "-graft-points",
+      ...args,
+      // Rock Ridge with ownership 0 and normalised permissions: no trace of the build user.
+      "-r",
+      "-iso-level",
+      "3",
+      "-o",
+      o.output,
+      ...pathspecs(all),
+      "--",
+      ...xorrisoTailCommands(o.sourceDateEpoch, o.version, o.quirks),
+      // GPT disk and partition GUIDs from the (fixed) volume date instead of random ones.
+      "-boot_image",
+      "any",
+      "gpt_disk_guid=modification-date",
+    ],
+    { ...opts(o, 30 * 60 * 1000), env: { GRUB_FAT_SERIAL_NUMBER: fatSerial(o.sourceDateEpoch) } },
+  );
+}
+
+async function guard<T>(what: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof BootforgeError) throw e;
+    throw ioError(`${what}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** GRUB ISO (upstream `CreateGRUB`): BIOS (amd64) and UEFI through GRUB. */
+export function createGrubIso(o: GrubIsoOptions): Promise<string> {
+  return guard("GRUB ISO", async () => {
+    await prepare(o);
+    const bios =
+      o.arch === "amd64"
+        ? await requireDir(o.grubModules.i386pc, "GRUB i386-pc module directory")
+        : undefined;
+    const g = await grubParts(o, bios, true);
+    await runXorriso(o, [...g.args, "--sort-weight", "0", "/", "--sort-weight", "1", "/boot"], g.grafts);
+    return o.output;
+  });
+}
+
+/** UEFI-only ISO (upstream `CreateUEFI`): systemd-boot + UKI, optional SecureBoot enrollment files. */
+export function createUefiIso(o: UefiIsoOptions): Promise<string> {
+  return guard("UEFI ISO", async () => {
+    await prepare(o);
+    const u = await uefiParts(o);
+    await runXorriso(
+      o,
+      [...UEFI_PARTITION_ARGS(u.efiBootImage), ...UEFI_LAYOUT_ARGS, "-no-emul-boot"],
+      u.grafts,
+    );
+    return o.output;
+  });
+}
+
+/** Hybrid ISO (upstream `CreateHybrid`): BIOS through GRUB i386-pc, UEFI through systemd-boot (also on arm64). */
+export function createHybridIso(o: HybridIsoOptions): Promise<string> {
+  return guard("hybrid ISO", async () => {
+    await prepare(o);
+    const bios = await requireDir(o.grubModules.i386pc, "GRUB i386-pc module directory");
+    const g = await grubParts(o, bios, false);
+    const u = await uefiParts(o);
+    await runXorriso(
+      o,
+      [
+        ...g.args,
+        "--sort-weight",
+        "0",
+        "/",
+        "--sort-weight",
+        "1",
+        "/boot",
+        "-eltorito-alt-boot",
+        ...UEFI_PARTITION_ARGS(u.efiBootImage),
+        "-appended_part_as_gpt",
+        ...UEFI_LAYOUT_ARGS,
+        "-no-emul-boot",
+      ],
+      [...g.grafts, ...u.grafts],
+    );
+    return o.output;
+  });
+}
+
+/** Which generator upstream runs (§6.1). */
+export type IsoGenerator = "grub" | "uefi" | "hybrid";
+
+/** Upstream's choice: SecureBoot → UEFI; ≥ 1.12 by bootloader; 1.10–1.11 hybrid (arm64 too); older GRUB. */
+export function selectIsoGenerator(
+  quirks: Quirks,
+  secureBoot: boolean,
+  bootloader?: "dual-boot" | "sd-boot" | "grub" | "none",
+): IsoGenerator {
+  if (secureBoot) return "uefi";
+  if (quirks.supportsISOBootloaderChoice) {
+    switch (bootloader ?? "dual-boot") {
+      case "dual-boot":
+        return "hybrid";
+      case "sd-boot":
+        return "uefi";
+      case "grub":
+        return "grub";
+      default:
+        throw unsupported(`ISO bootloader ${JSON.stringify(bootloader)} is not supported`);
+    }
+  }
+  return quirks.useSDBootForUEFI ? "hybrid" : "grub";
+}
