@@ -187,7 +187,6 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
     ctx.signal?.throwIfAborted();
   }
   const out = join(ctx.work, "initramfs.xz");
-  const depmod = "/etc/modules.d/10-extra-modules.conf";
   await ctx.stages.rebuildInitramfs({
     initramfs: await base(),
     extensions,
@@ -195,9 +194,6 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
     arch: profile.arch ?? "",
     out,
     workDir: join(ctx.work, "initramfs-work"),
-    ...((await inputs.release.hasImagerPath(depmod))
-      ? { depmodConfig: await inputs.release.imagerPath(depmod) }
-      : {}),
     sourceDateEpoch: ctx.epoch,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     progress: (d) => progress(reporter, stage, d),

@@ -1,20 +1,95 @@
 /**
- * Default stage implementations, loaded from the modules that own them (`build/initramfs`,
- * `build/iso`, `build/disk`, `build/installer`). A stage whose module is not part of this build
- * fails as "unsupported" with a clear message instead of breaking the whole pipeline at import.
+ * Default stage implementations: adapters onto the modules that own them (`build/initramfs`,
+ * `build/iso`), and the part-2 stages (`build/disk`, `build/installer`) loaded when present. A
+ * stage whose module is not part of this build fails as "unsupported" with a clear message.
  */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { unsupported } from "../../errors/index.js";
-import type { Stages } from "./types.js";
+import { Quirks } from "../../profile/quirks.js";
+import { rebuildInitramfs } from "../initramfs/rebuild.js";
+import { createGrubIso, createHybridIso, createUefiIso, type GrubModuleDirs } from "../iso/iso.js";
+import type { InitramfsRebuildRequest, IsoRequest, Stages } from "./types.js";
+
+function isoArch(arch: string): "amd64" | "arm64" {
+  if (arch !== "amd64" && arch !== "arm64") throw unsupported(`unsupported architecture ${arch}`);
+  return arch;
+}
+
+/** The initramfs rebuild (imager.md §4) as the pipeline calls it. */
+export async function rebuildInitramfsStage(req: InitramfsRebuildRequest): Promise<void> {
+  await rebuildInitramfs({
+    baseInitramfs: req.initramfs,
+    arch: isoArch(req.arch),
+    quirks: new Quirks(req.version),
+    extensions: req.extensions.map((e) => ({ dir: e.dir })),
+    workDir: req.workDir,
+    output: req.out,
+    sourceDateEpoch: req.sourceDateEpoch,
+    log: req.progress,
+    ...(req.signal ? { signal: req.signal } : {}),
+  });
+}
+
+/** ISO generation (imager.md §6) as the pipeline calls it. */
+export async function buildIsoStage(req: IsoRequest): Promise<void> {
+  const arch = isoArch(req.arch);
+  const common = {
+    output: req.out,
+    workDir: req.workDir,
+    version: req.version,
+    quirks: new Quirks(req.version),
+    arch,
+    sourceDateEpoch: req.sourceDateEpoch,
+    log: req.progress,
+    ...(req.signal ? { signal: req.signal } : {}),
+  };
+  const optionalDir = (platform: string) => req.grubModules(platform).catch(() => undefined);
+  const grubModules = async (): Promise<GrubModuleDirs> => {
+    const i386pc = await optionalDir("i386-pc");
+    const efi = await optionalDir(arch === "amd64" ? "x86_64-efi" : "arm64-efi");
+    return { ...(i386pc ? { i386pc } : {}), ...(efi ? { efi } : {}) };
+  };
+  const uefi = async () => {
+    if (!req.uki || !req.sdBoot) throw unsupported("this Talos version has no UKI for a systemd-boot ISO");
+    let signingCertDer: string | undefined;
+    if (req.signerCertificateDer) {
+      signingCertDer = join(req.workDir, "..", "uki-signing-cert.der");
+      await writeFile(signingCertDer, req.signerCertificateDer);
+    }
+    return {
+      sdBoot: req.sdBoot,
+      uki: req.uki,
+      secureBootEnroll: req.secureBootEnroll,
+      ...(signingCertDer ? { signingCertDer } : {}),
+      ...(req.enrollment ? { enrollmentKeys: req.enrollment } : {}),
+    };
+  };
+  const grub = async () => ({
+    kernel: req.kernel,
+    initramfs: req.initramfs,
+    cmdline: req.cmdline,
+    grubModules: await grubModules(),
+  });
+  switch (req.generator) {
+    case "grub":
+      await createGrubIso({ ...common, ...(await grub()) });
+      return;
+    case "uefi":
+      await createUefiIso({ ...common, ...(await uefi()) });
+      return;
+    case "hybrid":
+      await createHybridIso({ ...common, ...(await grub()), ...(await uefi()) });
+      return;
+  }
+}
 
 type StageName = keyof Stages;
 
-const MODULES: Record<StageName, { spec: string; exportName: string; what: string }> = {
-  rebuildInitramfs: {
-    spec: "../initramfs/index.js",
-    exportName: "rebuildInitramfs",
-    what: "rebuilding the initramfs with system extensions",
-  },
-  buildIso: { spec: "../iso/index.js", exportName: "buildIso", what: "building ISO images" },
+type LateStage = "buildImage" | "buildInstaller";
+
+// Part-2 stages live on their own branches until merged; they are found by module path.
+const MODULES: Record<LateStage, { spec: string; exportName: string; what: string }> = {
   buildImage: { spec: "../disk/index.js", exportName: "buildImage", what: "building disk images" },
   buildInstaller: {
     spec: "../installer/index.js",
@@ -24,6 +99,8 @@ const MODULES: Record<StageName, { spec: string; exportName: string; what: strin
 };
 
 async function load(name: StageName): Promise<(req: never) => Promise<void>> {
+  if (name === "rebuildInitramfs") return rebuildInitramfsStage;
+  if (name === "buildIso") return buildIsoStage;
   const m = MODULES[name];
   try {
     // A computed specifier: the module may not exist in this build (it lands on its own branch).

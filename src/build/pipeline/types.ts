@@ -46,8 +46,6 @@ export interface InitramfsRebuildRequest {
   out: string;
   /** Scratch directory owned by the stage. */
   workDir: string;
-  /** depmod configuration shipped in the imager image (`/etc/modules.d/10-extra-modules.conf`), if any. */
-  depmodConfig?: string;
   sourceDateEpoch: number;
   signal?: AbortSignal;
   progress: Progress;
