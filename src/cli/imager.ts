@@ -1,7 +1,16 @@
-/** The `imager` command line: upstream-compatible flags over the profile resolver and (later) the build. */
-import { readFileSync } from "node:fs";
+/** The `imager` command line: upstream-compatible flags over the profile resolver and the build pipeline. */
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { Command, CommanderError } from "commander";
-import { BootforgeError, exitCodeOf, invalidInput, ioError, isBootforgeError } from "../errors/index.js";
+import { build as buildAssets } from "../build/pipeline/index.js";
+import { ConsoleReporter } from "../build/reporter/index.js";
+import { keyPath } from "../build/pipeline/inputs.js";
+import { DEFAULT_KEYS_DIR } from "../build/secureboot/keys.js";
+import { exitCodeOf, invalidInput, ioError, isBootforgeError } from "../errors/index.js";
+import { parseReleaseLocation } from "../release/release-location.js";
+import { ReleaseSource } from "../release/release-source.js";
+import { writeTarGz } from "./tar-output.js";
 import { BUILTIN_PROFILE_NAMES } from "../profile/builtin.js";
 import { parseProfileYaml } from "../profile/decode.js";
 import {
@@ -15,21 +24,45 @@ import { OUTPUT_KINDS, SDBOOT_ENROLL_KEYS, type Profile } from "../profile/model
 import { resolveProfile } from "../profile/resolve.js";
 import { dumpProfile } from "../profile/serialize.js";
 
+/** Bootforge-only options of the CLI (where inputs, keys and the cache live). */
+export interface BootforgeOptions {
+  /** `oci-layout:<dir>` or `<registry>[/<namespace>]`; default `ghcr.io/siderolabs`. */
+  releaseSource: string;
+  /** Replaces `/secureboot` in key paths. */
+  keysDir: string;
+  /** Extracted image cache. */
+  cacheDir: string;
+}
+
 /** What one imager run resolved to: the build plugs in here. */
 export interface ImagerRun {
   /** The fully resolved profile (what upstream prints after `profile ready:`). */
   profile: Profile;
   flags: ImagerFlags;
+  options: BootforgeOptions;
 }
 
-/** Where `--dry-run` stops; the real pipeline (a later issue) replaces this. */
-function build(_run: ImagerRun): Promise<void> {
-  return Promise.reject(
-    new BootforgeError(
-      "unsupported",
-      "building assets is not implemented yet in this version; use --dry-run",
-    ),
-  );
+/** Default output directory: upstream writes to `/out` inside its container; we write next to the user. */
+export const DEFAULT_OUTPUT_DIR = "_out";
+
+/** Default cache directory: `$BOOTFORGE_CACHE_DIR`, else `$XDG_CACHE_HOME/bootforge`, else `~/.cache/bootforge`. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.BOOTFORGE_CACHE_DIR) return env.BOOTFORGE_CACHE_DIR;
+  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "bootforge");
+}
+
+/** Runs the pipeline for a resolved invocation; returns whether the build reported its own error. */
+async function build(run: ImagerRun): Promise<void> {
+  const { profile, flags, options } = run;
+  const release = new ReleaseSource({
+    version: profile.version ?? "",
+    arch: profile.arch ?? "",
+    cacheDir: options.cacheDir,
+    location: parseReleaseLocation(options.releaseSource, { insecure: flags.insecure }),
+  });
+  const reporter = new ConsoleReporter(process.stderr);
+  await buildAssets(profile, { release, keysDir: options.keysDir }, { outDir: flags.output, reporter });
+  if (flags.tarToStdout) await writeTarGz(flags.output, process.stdout);
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -93,6 +126,17 @@ function program(flags: ImagerFlags): Command {
       "Bootforge: the Talos version to build for (e.g. v1.11.0); upstream takes it from its own image",
     )
     .option(
+      "--release-source <location>",
+      "Bootforge: where the release images come from: <registry>[/<namespace>] or oci-layout:<dir> (env BOOTFORGE_RELEASE_SOURCE)",
+      process.env.BOOTFORGE_RELEASE_SOURCE ?? "ghcr.io/siderolabs",
+    )
+    .option(
+      "--secureboot-keys-dir <dir>",
+      "Bootforge: directory holding the SecureBoot keys (upstream mounts them at /secureboot)",
+      DEFAULT_KEYS_DIR,
+    )
+    .option("--cache-dir <dir>", "Bootforge: cache of pulled and extracted images", defaultCacheDir())
+    .option(
       "--dry-run",
       "Bootforge: print the resolved profile YAML on stdout and exit, without any build",
       false,
@@ -150,24 +194,36 @@ function readStdin(): string {
 }
 
 /** Resolves the profile an imager invocation asks for (reads stdin or flag-named files only). */
-export function resolveInvocation(profileArg: string, flags: ImagerFlags): Profile {
+export function resolveInvocation(profileArg: string, flags: ImagerFlags, keysDir?: string): Profile {
   const defaultVersion =
     flags.talosVersion === undefined ? undefined : normalizeTalosVersion(flags.talosVersion);
+  // Upstream adds the pre-built PK/KEK/db.auth paths only when they exist in the keys directory.
+  const fileExists =
+    keysDir === undefined
+      ? undefined
+      : (path: string) => {
+          try {
+            return existsSync(keyPath(path, keysDir));
+          } catch {
+            return false;
+          }
+        };
+  const opts = { defaultVersion, ...(fileExists ? { fileExists } : {}) };
   if (profileArg === "-") {
     // Upstream ignores every other flag with a stdin profile; only the version fills a gap.
-    return resolveProfile(parseProfileYaml(readStdin()), { defaultVersion });
+    return resolveProfile(parseProfileYaml(readStdin()), opts);
   }
   if (defaultVersion === undefined) {
     throw invalidInput(
       "--talos-version is required: Bootforge is not tied to one Talos release (e.g. v1.11.0)",
     );
   }
-  return resolveProfile(profileFromFlags(profileArg, flags, readTextFile), { defaultVersion });
+  return resolveProfile(profileFromFlags(profileArg, flags, readTextFile), opts);
 }
 
 /** Runs the imager CLI with `argv` (without node and script); sets process.exitCode on failure. */
 export async function main(argv: string[]): Promise<void> {
-  const defaults = defaultImagerFlags(goArch(process.arch));
+  const defaults = { ...defaultImagerFlags(goArch(process.arch)), output: DEFAULT_OUTPUT_DIR };
   const cmd = program(defaults);
   cmd.exitOverride();
   cmd.configureOutput({
@@ -185,17 +241,31 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw e;
   }
-  const flags = toFlags(cmd.opts(), defaults);
+  const opts = cmd.opts();
+  const flags = toFlags(opts, defaults);
+  const options: BootforgeOptions = {
+    releaseSource: String(opts.releaseSource),
+    keysDir: String(opts.securebootKeysDir),
+    cacheDir: String(opts.cacheDir),
+  };
   const profileArg = cmd.args[0] ?? "";
+  let profile: Profile;
   try {
-    const profile = resolveInvocation(profileArg, flags);
+    profile = resolveInvocation(profileArg, flags, options.keysDir);
     if (flags.dryRun) {
       process.stdout.write(dumpProfile(profile));
       return;
     }
-    await build({ profile, flags });
   } catch (e) {
     process.stderr.write(`${isBootforgeError(e) ? e.message : String(e)}\n`);
+    process.exitCode = exitCodeOf(e);
+    return;
+  }
+  try {
+    await build({ profile, flags, options });
+  } catch (e) {
+    // The reporter already printed the cause as the last console line (upstream prints it twice).
+    if (!isBootforgeError(e)) process.stderr.write(`${String(e)}\n`);
     process.exitCode = exitCodeOf(e);
   }
 }

@@ -1,0 +1,368 @@
+/**
+ * The imager pipeline (upstream `Imager.Execute`, imager.md §0) as one function both front doors
+ * call: overlay, initramfs with extensions, kernel command line, UKI (signed with SecureBoot), then
+ * the output kind, published atomically into the output directory and post-processed by `outFormat`.
+ * The profile must already be resolved (`resolveProfile`); its dump is printed after `profile ready:`.
+ */
+import { copyFile, cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { invalidInput, unsupported } from "../../errors/index.js";
+import { internalError } from "../../profile/internal-error.js";
+import { buildKernelCmdline, type CmdlineOutputKind } from "../../cmdline/index.js";
+import { dumpProfile } from "../../profile/serialize.js";
+import { outputPath } from "../../profile/output-path.js";
+import { Quirks } from "../../profile/quirks.js";
+import type { OutputKind, Profile } from "../../profile/model.js";
+import { loadExtension, type LoadedExtension } from "../extensions/manifest.js";
+import { buildTimestamp } from "../formats/pe/source-date-epoch.js";
+import { extraUkiProfiles } from "../formats/pe/uki-sections.js";
+import { buildUki, type UkiInputs } from "../formats/pe/uki.js";
+import { progress, nullReporter, type Reporter } from "../reporter/reporter.js";
+import { signPe } from "../secureboot/authenticode.js";
+import { writeEnrollmentDatabase } from "../secureboot/enrollment.js";
+import { buildSignedUki, type UkiSigners } from "../secureboot/signed-uki.js";
+import { enrollmentFiles, loadSigners, resolveFilePath } from "./inputs.js";
+import { OutputStaging } from "./publish.js";
+import { requireStages, resolveStages } from "./stages.js";
+import type { BuildInputs, BuildOptions, IsoGenerator, Stages } from "./types.js";
+
+/** Everything the output stages share once the common steps ran. */
+interface Assets {
+  kernel: string;
+  initramfs: string;
+  cmdline: string;
+  uki?: string;
+  sdBoot?: string;
+  signers?: UkiSigners;
+}
+
+/** Builds the output of `profile` into `opts.outDir`; returns the final output path. */
+export async function build(profile: Profile, inputs: BuildInputs, opts: BuildOptions): Promise<string> {
+  const reporter = opts.reporter ?? nullReporter;
+  try {
+    return await run(profile, inputs, opts, reporter);
+  } catch (e) {
+    // Upstream's reporter prints the cause as the last console line.
+    reporter.report({ message: errorMessage(e), status: "error" });
+    throw e;
+  }
+}
+
+async function run(
+  profile: Profile,
+  inputs: BuildInputs,
+  opts: BuildOptions,
+  reporter: Reporter,
+): Promise<string> {
+  const epoch = opts.sourceDateEpoch ?? buildTimestamp();
+  const stages = resolveStages(inputs.stages);
+  const kind = profile.output?.kind ?? "unknown";
+  if (kind === "unknown") throw invalidInput("profile is invalid: unknown output kind");
+  checkRelease(profile, inputs);
+  // Refuse before pulling anything when this build lacks a stage the output needs.
+  await requireStages(inputs.stages ?? {}, [
+    ...(kind === "iso" ? (["buildIso"] as const) : []),
+    ...(kind === "image" ? (["buildImage"] as const) : []),
+    ...(kind === "installer" ? (["buildInstaller"] as const) : []),
+    ...((profile.input?.systemExtensions?.length ?? 0) > 0 && kind !== "kernel" && kind !== "cmdline"
+      ? (["rebuildInitramfs"] as const)
+      : []),
+  ]);
+
+  const work = await mkdtemp(join(opts.tmpDir ?? tmpdir(), "imager"));
+  let staging: OutputStaging | undefined;
+  try {
+    reporter.report({ message: "assembling the finalized profile...", status: "running" });
+    if (profile.overlay !== undefined) {
+      // Overlays (installer protocol, profiles, kernel args) arrive with disk images (issue 7).
+      throw unsupported("overlays are not supported by this Bootforge build yet");
+    }
+    reporter.report({ message: "skipped pulling overlay (no overlay)", status: "skip" });
+    if (profile.customization?.embeddedMachineConfiguration) {
+      throw unsupported("embedding a machine configuration is not supported by this Bootforge build yet");
+    }
+    reporter.report({ message: `profile ready:\n${dumpProfile(profile)}`, status: "succeeded" });
+    opts.signal?.throwIfAborted();
+
+    const ctx = { outDir: opts.outDir, profile, inputs, reporter, stages, work, epoch, signal: opts.signal };
+    const initramfs = await buildInitramfs(ctx, kind);
+    const kernel = await resolveFilePath(inputs.release, profile.input?.kernel?.path, "kernel");
+    const cmdline = kernelCmdline(profile, kind);
+    reporter.report({ message: `kernel command line: ${cmdline}`, status: "succeeded" });
+    opts.signal?.throwIfAborted();
+
+    const assets: Assets = { kernel, initramfs, cmdline };
+    if (needsUki(profile, kind)) await buildUkiStage(ctx, kind, assets);
+    opts.signal?.throwIfAborted();
+
+    staging = await OutputStaging.create(opts.outDir);
+    const name = outputPath(profile);
+    await writeOutput(ctx, kind, assets, staging.path(name));
+    opts.signal?.throwIfAborted();
+    return await staging.publish(name, profile.output?.outFormat, reporter, {
+      sourceDateEpoch: epoch,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  } finally {
+    await staging?.dispose();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+interface Ctx {
+  outDir: string;
+  profile: Profile;
+  inputs: BuildInputs;
+  reporter: Reporter;
+  stages: Stages;
+  work: string;
+  epoch: number;
+  signal: AbortSignal | undefined;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function checkRelease(profile: Profile, inputs: BuildInputs): void {
+  const { release } = inputs;
+  if (release.arch !== profile.arch)
+    throw internalError(`release source is for ${release.arch}, the profile builds ${profile.arch ?? "?"}`);
+  if (release.version !== profile.version)
+    throw internalError(
+      `release source is for ${release.version}, the profile builds ${profile.version ?? "?"}`,
+    );
+}
+
+/** Upstream's needBuildUKI: iso/image/installer when UKIs (or sd-boot) exist, always for `uki`. */
+function needsUki(profile: Profile, kind: OutputKind): boolean {
+  const q = new Quirks(profile.version ?? "");
+  if (kind === "uki") {
+    if (!q.supportsUKI) throw unsupported("UKI output is not supported in this Talos version");
+    return true;
+  }
+  return (
+    (kind === "iso" || kind === "image" || kind === "installer") && (q.supportsUKI || q.useSDBootForUEFI)
+  );
+}
+
+function kernelCmdline(profile: Profile, kind: OutputKind): string {
+  return buildKernelCmdline({
+    platform: profile.platform ?? "",
+    arch: profile.arch ?? "",
+    version: profile.version ?? "",
+    outputKind: kind as CmdlineOutputKind,
+    secureboot: profile.secureboot === true,
+    metaValues: profile.customization?.metaContents,
+    extraKernelArgs: profile.customization?.extraKernelArgs,
+  }).toString();
+}
+
+/** upstream buildInitramfs: the release initramfs as is, or rebuilt with the system extensions. */
+async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
+  const { profile, inputs, reporter } = ctx;
+  const base = () => resolveFilePath(inputs.release, profile.input?.initramfs?.path, "initramfs");
+  const exts = profile.input?.systemExtensions ?? [];
+  if (exts.length === 0) {
+    reporter.report({ message: "skipped initramfs rebuild (no system extensions)", status: "skip" });
+    return kind === "kernel" || kind === "cmdline" ? "" : base();
+  }
+  if (kind === "kernel" || kind === "cmdline") return "";
+  const stage = "rebuilding initramfs with system extensions...";
+  reporter.report({ message: stage, status: "running" });
+  const extensions: LoadedExtension[] = [];
+  for (const [i, asset] of exts.entries()) {
+    const label = asset.imageRef ?? asset.ociPath ?? asset.tarballPath ?? "";
+    progress(
+      reporter,
+      stage,
+      asset.ociPath ? `using OCI image from ${asset.ociPath}...` : `pulling ${label}...`,
+    );
+    const ext = await inputs.release.extension(asset);
+    // The cached tree is shared: the rebuild moves firmware out of it, so work on a private copy.
+    const dir = join(ctx.work, "extensions", String(i));
+    await cp(ext.dir, dir, { recursive: true, verbatimSymlinks: true });
+    extensions.push(await loadExtension(dir));
+    ctx.signal?.throwIfAborted();
+  }
+  const out = join(ctx.work, "initramfs.xz");
+  await ctx.stages.rebuildInitramfs({
+    initramfs: await base(),
+    extensions,
+    version: profile.version ?? "",
+    arch: profile.arch ?? "",
+    out,
+    workDir: join(ctx.work, "initramfs-work"),
+    sourceDateEpoch: ctx.epoch,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    progress: (d) => progress(reporter, stage, d),
+  });
+  reporter.report({ message: "initramfs ready", status: "succeeded" });
+  return out;
+}
+
+async function buildUkiStage(ctx: Ctx, kind: OutputKind, assets: Assets): Promise<void> {
+  const { profile, inputs, reporter } = ctx;
+  const stage = "building UKI...";
+  reporter.report({ message: stage, status: "running" });
+  const stub = await resolveFilePath(inputs.release, profile.input?.sdStub?.path, "systemd-stub");
+  const sdBoot = await resolveFilePath(inputs.release, profile.input?.sdBoot?.path, "systemd-boot");
+  const ukiInputs: UkiInputs = {
+    stub,
+    kernel: { path: assets.kernel },
+    initrd: { path: assets.initramfs },
+    cmdline: assets.cmdline,
+    version: profile.version ?? "",
+    ...(profile.name ? { name: profile.name } : {}),
+    profiles:
+      kind === "uki" || kind === "iso" || kind === "image" || kind === "installer"
+        ? extraUkiProfiles(kind, assets.cmdline)
+        : [],
+    timestamp: ctx.epoch,
+  };
+  const uki = join(ctx.work, "vmlinuz.efi");
+  if (profile.secureboot === true) {
+    const signers = await loadSigners(profile, inputs.keysDir);
+    assets.signers = signers;
+    progress(reporter, stage, "signing systemd-boot");
+    assets.sdBoot = join(ctx.work, "systemd-boot.efi.signed");
+    await signPe(sdBoot, assets.sdBoot, signers.uki, { signingTime: ctx.epoch });
+    progress(reporter, stage, "generating UKI sections");
+    progress(reporter, stage, "assembling UKI");
+    progress(reporter, stage, "signing UKI");
+    await buildSignedUki(ukiInputs, signers, uki, { signingTime: ctx.epoch });
+  } else {
+    assets.sdBoot = join(ctx.work, "systemd-boot.efi");
+    await copyFile(sdBoot, assets.sdBoot);
+    progress(reporter, stage, "generating UKI sections");
+    progress(reporter, stage, "assembling UKI");
+    await buildUki(ukiInputs, uki);
+  }
+  assets.uki = uki;
+  reporter.report({ message: "UKI ready", status: "succeeded" });
+}
+
+/** upstream out.go: dispatch on the output kind. */
+async function writeOutput(ctx: Ctx, kind: OutputKind, assets: Assets, out: string): Promise<void> {
+  const { reporter } = ctx;
+  // Messages name the profile's paths and the published file, not cache or staging paths.
+  const shown = join(ctx.outDir, basename(out));
+  const copy = async (stage: string, src: string, done: string, srcName = src) => {
+    reporter.report({ message: stage, status: "running" });
+    progress(reporter, stage, `copying ${srcName} to ${shown}`);
+    await copyFile(src, out);
+    reporter.report({ message: done, status: "succeeded" });
+  };
+  switch (kind) {
+    case "kernel":
+      return copy("copying kernel...", assets.kernel, "kernel output ready", ctx.profile.input?.kernel?.path);
+    case "initramfs":
+      return copy(
+        "copying initramfs...",
+        assets.initramfs,
+        "initramfs output ready",
+        ctx.profile.input?.systemExtensions?.length ? undefined : ctx.profile.input?.initramfs?.path,
+      );
+    case "uki":
+      // [quirk] upstream's UKI output prints "copying kernel...".
+      return copy("copying kernel...", requireUki(assets), "UKI output ready");
+    case "cmdline":
+      await writeFile(out, assets.cmdline, { mode: 0o644 });
+      return;
+    case "iso":
+      return writeIso(ctx, assets, out);
+    case "image":
+    case "installer": {
+      const req = {
+        profile: ctx.profile,
+        inputs: ctx.inputs,
+        out,
+        workDir: join(ctx.work, kind),
+        kernel: assets.kernel,
+        initramfs: assets.initramfs,
+        cmdline: assets.cmdline,
+        ...(assets.uki ? { uki: assets.uki } : {}),
+        ...(assets.sdBoot ? { sdBoot: assets.sdBoot } : {}),
+        sourceDateEpoch: ctx.epoch,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        reporter,
+      };
+      await mkdir(req.workDir, { recursive: true });
+      return kind === "image" ? ctx.stages.buildImage(req) : ctx.stages.buildInstaller(req);
+    }
+    case "unknown":
+      throw invalidInput("unknown output kind");
+  }
+}
+
+function requireUki(assets: Assets): string {
+  if (!assets.uki) throw internalError("UKI missing");
+  return assets.uki;
+}
+
+/** Which ISO generator upstream runs (imager.md §6.1). */
+export function isoGenerator(profile: Profile): IsoGenerator {
+  if (profile.secureboot === true) return "uefi";
+  const q = new Quirks(profile.version ?? "");
+  if (q.supportsISOBootloaderChoice) {
+    switch (profile.output?.isoOptions?.bootloader ?? "none") {
+      case "dual-boot":
+        return "hybrid";
+      case "sd-boot":
+        return "uefi";
+      case "grub":
+        return "grub";
+      case "none":
+        throw invalidInput("ISO bootloader none is not supported");
+    }
+  }
+  return q.useSDBootForUEFI ? "hybrid" : "grub";
+}
+
+async function writeIso(ctx: Ctx, assets: Assets, out: string): Promise<void> {
+  const { profile, reporter, inputs } = ctx;
+  const stage = "building ISO...";
+  reporter.report({ message: stage, status: "running" });
+  const generator = isoGenerator(profile);
+  const sb = profile.secureboot === true;
+  let enrollment: { pk: string; kek: string; db: string } | undefined;
+  if (sb) {
+    const signers = assets.signers;
+    if (!signers) throw internalError("SecureBoot ISO without signers");
+    enrollment = enrollmentFiles(profile, inputs.keysDir);
+    if (!enrollment) {
+      if (profile.input?.secureboot?.includeWellKnownCerts)
+        throw unsupported(
+          "including the Microsoft well-known certificates is not supported: Bootforge does not ship them",
+        );
+      progress(reporter, stage, "generating SecureBoot database...");
+      enrollment = await writeEnrollmentDatabase(join(ctx.work, "sb-db"), {
+        signer: signers.uki,
+        timestamp: ctx.epoch,
+      });
+    }
+  }
+  const workDir = join(ctx.work, "iso");
+  await mkdir(workDir, { recursive: true });
+  await ctx.stages.buildIso({
+    generator,
+    out,
+    workDir,
+    version: profile.version ?? "",
+    arch: profile.arch ?? "",
+    kernel: assets.kernel,
+    initramfs: assets.initramfs,
+    cmdline: assets.cmdline,
+    ...(assets.uki ? { uki: assets.uki } : {}),
+    ...(assets.sdBoot ? { sdBoot: assets.sdBoot } : {}),
+    secureBootEnroll: sb ? (profile.output?.isoOptions?.sdBootEnrollKeys ?? "if-safe") : "off",
+    ...(enrollment ? { enrollment } : {}),
+    ...(sb && assets.signers ? { signerCertificateDer: assets.signers.uki.certificate.der } : {}),
+    grubModules: (platform) => inputs.release.imagerPath(`/usr/lib/grub/${platform}`),
+    sourceDateEpoch: ctx.epoch,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    progress: (d) => progress(reporter, stage, d),
+  });
+  reporter.report({ message: "ISO ready", status: "succeeded" });
+}

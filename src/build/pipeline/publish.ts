@@ -1,0 +1,76 @@
+/**
+ * Puts a finished output into the output directory: the file is produced in a staging directory
+ * next to the destination, post-processed there (`outFormat` compression), and renamed into place,
+ * so a failed or cancelled build never leaves a partial or half-compressed file behind.
+ */
+import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { ioError } from "../../errors/index.js";
+import type { OutFormat } from "../../profile/model.js";
+import { compressFile, type Compression } from "../formats/compress.js";
+import type { Reporter } from "../reporter/reporter.js";
+
+/** A staging area in the output directory for one build. */
+export class OutputStaging {
+  readonly outDir: string;
+  readonly dir: string;
+
+  private constructor(outDir: string, dir: string) {
+    this.outDir = outDir;
+    this.dir = dir;
+  }
+
+  /** Creates the output directory (0755, like upstream's MkdirAll) and a hidden staging directory in it. */
+  static async create(outDir: string): Promise<OutputStaging> {
+    try {
+      await mkdir(outDir, { recursive: true, mode: 0o755 });
+      return new OutputStaging(outDir, await mkdtemp(join(outDir, ".bootforge-")));
+    } catch (e) {
+      throw ioError(`cannot create output directory ${outDir}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Where a stage writes the output called `name` before it is published. */
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  /**
+   * Publishes the staged output `name`: reports `output asset path`, compresses per `format`
+   * (reporting upstream's lines) and renames the result into the output directory.
+   */
+  async publish(
+    name: string,
+    format: OutFormat | undefined,
+    reporter: Reporter,
+    opts: { sourceDateEpoch: number; signal?: AbortSignal },
+  ): Promise<string> {
+    const staged = this.path(name);
+    const final = join(this.outDir, name);
+    if (format === undefined || format === "raw" || format === "unknown") {
+      await rename(staged, final);
+      reporter.report({ message: `output asset path: ${final}`, status: "succeeded" });
+      return final;
+    }
+    reporter.report({ message: `output asset path: ${final}`, status: "succeeded" });
+    const kind: Compression = format;
+    const tarball = kind === ".tar.gz";
+    reporter.report({ message: tarball ? "processing .tar.gz" : `compressing ${kind}`, status: "running" });
+    await compressFile(staged, `${staged}${kind}`, kind, {
+      epoch: opts.sourceDateEpoch,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    await rm(staged, { force: true });
+    await rename(`${staged}${kind}`, `${final}${kind}`);
+    reporter.report({
+      message: tarball ? `archive is ready: ${final}${kind}` : `compression done: ${final}${kind}`,
+      status: "succeeded",
+    });
+    return `${final}${kind}`;
+  }
+
+  /** Removes the staging directory and anything left in it. */
+  async dispose(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,2 @@
+/** Console reporting of build progress (upstream imager lines). */
+export * from "./reporter.js";
