@@ -52,8 +52,11 @@ function hint(c: string | undefined): "M" | "." | "D" | "S" | undefined {
 
 const YAML_STYLE_FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/;
 
-/** How go-yaml types a plain (unquoted, untagged) scalar. */
-export function resolvePlain(s: string): Resolved {
+/**
+ * How go-yaml types a plain (unquoted, untagged) scalar. `timestamps: false` is the variant used
+ * under an explicit non-timestamp tag (`!!int 2001-12-14` is not a timestamp).
+ */
+export function resolvePlain(s: string, timestamps = true): Resolved {
   const h = hint(s[0]);
   if (h === undefined) return STR;
   const word = WORDS.get(s);
@@ -67,7 +70,7 @@ export function resolvePlain(s: string): Resolved {
     }
     case "D":
     case "S": {
-      const ts = parseTimestamp(s);
+      const ts = timestamps ? parseTimestamp(s) : undefined;
       if (ts !== undefined) return { tag: "timestamp", text: ts };
       const p = s.replaceAll("_", "");
       const i = parseGoInt(p, true);
