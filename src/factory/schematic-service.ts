@@ -24,6 +24,46 @@ export interface StoredSchematic {
 const ID = /^[0-9a-f]{64}$/;
 const CACHE_LIMIT = 10_000;
 
+/** Go type names of the schematic's structs, by the path of the mapping they decode. */
+const GO_TYPES: ReadonlyArray<[RegExp, string]> = [
+  [/^$/, "Schematic"],
+  [/^customization$/, "Customization"],
+  [/^customization\.meta\[\d+\]$/, "MetaValue"],
+  [/^customization\.systemExtensions$/, "SystemExtensions"],
+  [/^customization\.secureboot$/, "SecureBootCustomization"],
+  [/^customization\.diskImage$/, "DiskImageCustomization"],
+  [/^overlay$/, "Overlay"],
+];
+
+/**
+ * Strict decode with upstream's message for unknown fields (clients and the upstream test
+ * suite match it): `yaml: construct errors: line N: field X not found in type schematic.T`.
+ */
+function parseUpstreamErrors(body: string | Uint8Array): Schematic {
+  try {
+    return parseSchematic(body);
+  } catch (e) {
+    if (
+      e instanceof BootforgeError &&
+      e.path !== undefined &&
+      e.line !== undefined &&
+      / not found in /.test(e.message)
+    ) {
+      const dot = Math.max(e.path.lastIndexOf("."), -1);
+      const parent = dot < 0 ? "" : e.path.slice(0, dot);
+      const field = e.path.slice(dot + 1);
+      const type = GO_TYPES.find(([re]) => re.test(parent))?.[1];
+      if (type !== undefined) {
+        throw new BootforgeError(
+          "invalid-input",
+          `yaml: construct errors: line ${e.line}: field ${field} not found in type schematic.${type}`,
+        );
+      }
+    }
+    throw e;
+  }
+}
+
 /** Creates and reads schematics. */
 export class SchematicService {
   readonly #store: SchematicStore;
@@ -41,7 +81,7 @@ export class SchematicService {
     if (size > MAX_SCHEMATIC_BYTES) {
       throw new BootforgeError("too-large", `schematic is larger than ${MAX_SCHEMATIC_BYTES} bytes`);
     }
-    const schematic = parseSchematic(body);
+    const schematic = parseUpstreamErrors(body);
     const canonical = canonicalSchematic(schematic);
     const id = idOfCanonical(canonical);
     const entry = { id, canonical, schematic };

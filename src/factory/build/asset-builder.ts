@@ -160,8 +160,12 @@ export class AssetBuilder {
   }
 
   /** The cached asset, or undefined, without building. */
-  async cached(r: ResolvedAsset): Promise<StoredObject | undefined> {
-    return this.#o.store.get(r.key);
+  async cached(r: ResolvedAsset, version: ServedVersion): Promise<StoredObject | undefined> {
+    const hit = await this.#o.store.get(r.key);
+    if (hit !== undefined) {
+      this.#o.metrics.assetsCached.inc({ output_kind: r.kind, talos_version: version.tag, arch: r.arch });
+    }
+    return hit;
   }
 
   /** The asset from the cache, or built now (once for concurrent identical requests). */

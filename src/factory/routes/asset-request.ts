@@ -4,7 +4,7 @@
  * the asset path grammar (400 with upstream text).
  */
 import { BootforgeError } from "../../errors/index.js";
-import { ASSET_PATH_ERROR_PREFIX, parseAssetPath } from "../../profile/index.js";
+import { ASSET_PATH_ERROR_PREFIX, parseAssetPath, type Profile } from "../../profile/index.js";
 import type { ServedVersion } from "../../release/versions.js";
 import type { AssetRequest } from "../build/asset-builder.js";
 import type { StoredSchematic } from "../schematic-service.js";
@@ -20,27 +20,40 @@ export async function requireSchematic(s: FactoryServices, id: string): Promise<
   return stored;
 }
 
-/** A served version from URL text: 400 when malformed, 404 when not served. */
-export async function requireVersion(s: FactoryServices, text: string): Promise<ServedVersion> {
+/** Checks the version's syntax: 400 when malformed (upstream answers 500). */
+export function checkVersionSyntax(text: string): void {
   if (!VERSION.test(text)) {
     throw new BootforgeError(
       "invalid-input",
       `invalid Talos version ${JSON.stringify(text)}: expected vX.Y.Z`,
     );
   }
+}
+
+/** A served version from URL text: 400 when malformed, 404 when not served. */
+export async function requireVersion(s: FactoryServices, text: string): Promise<ServedVersion> {
+  checkVersionSyntax(text);
   return s.release.version(text);
 }
 
 /** Parses an asset path as upstream (`error parsing profile from path: …` on failure). */
-export function assetRequest(stored: StoredSchematic, version: ServedVersion, path: string): AssetRequest {
-  let profile;
+export function parsePath(path: string): Profile {
   try {
-    profile = parseAssetPath(path);
+    return parseAssetPath(path);
   } catch (e) {
     if (e instanceof BootforgeError)
       throw new BootforgeError(e.kind, `${ASSET_PATH_ERROR_PREFIX}${e.message}`);
     throw e;
   }
+}
+
+/** The asset request for a schematic, version and asset path. */
+export function assetRequest(
+  stored: StoredSchematic,
+  version: ServedVersion,
+  path: string | Profile,
+): AssetRequest {
+  const profile = typeof path === "string" ? parsePath(path) : path;
   return {
     schematicId: stored.id,
     canonical: stored.canonical,

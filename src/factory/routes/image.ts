@@ -9,7 +9,13 @@ import type { RouteModule } from "../app.js";
 import { plainError } from "../http/plain-error.js";
 import { serveObject } from "../http/serve-object.js";
 import type { FactoryServices } from "../services.js";
-import { assetRequest, requireSchematic, requireVersion } from "./asset-request.js";
+import {
+  assetRequest,
+  checkVersionSyntax,
+  parsePath,
+  requireSchematic,
+  requireVersion,
+} from "./asset-request.js";
 
 const ENTERPRISE_SUFFIXES = [".sigstore.json", ".sha512", ".sha256"];
 
@@ -23,14 +29,17 @@ export function imageRoutes(s: FactoryServices): RouteModule {
         return plainError(402, "this feature is only available in the Enterprise edition");
       }
       const stored = await requireSchematic(s, c.req.param("schematic"));
+      // Upstream order: version syntax, asset path, then availability of the version.
+      checkVersionSyntax(c.req.param("version"));
+      const profile = parsePath(path);
       const version = await requireVersion(s, c.req.param("version"));
-      const req = assetRequest(stored, version, path);
+      const req = assetRequest(stored, version, profile);
       const filename = c.req.query("filename") ?? path;
       if (filename.includes("/") || filename === "") {
         throw new BootforgeError("invalid-input", `invalid filename ${JSON.stringify(filename)}`);
       }
       const resolved = await s.assets.resolve(req);
-      const obj = (await s.assets.cached(resolved)) ?? (await s.assets.get(req, resolved));
+      const obj = (await s.assets.cached(resolved, version)) ?? (await s.assets.get(req, resolved));
       return serveObject(obj, {
         method: c.req.method,
         contentType: contentTypeOf(path),

@@ -26,11 +26,9 @@ function assetUrl(base: string, id: string, version: string, file: string): stri
 /** iPXE scripts. */
 export function pxeRoutes(s: FactoryServices): RouteModule {
   return (app) => {
-    // Upstream registers GET only; HEAD is a 405 there.
-    app.on("HEAD", "/pxe/:schematic/:version/:path", () =>
-      plainError(405, "Method Not Allowed", { Allow: "GET, OPTIONS" }),
-    );
     app.get("/pxe/:schematic/:version/:path", async (c) => {
+      // Upstream registers GET only, so HEAD is a 405 there (Hono routes HEAD to GET handlers).
+      if (c.req.method === "HEAD") return plainError(405, "Method Not Allowed", { Allow: "GET, OPTIONS" });
       const path = c.req.param("path");
       const stored = await requireSchematic(s, c.req.param("schematic"));
       const version = await requireVersion(s, c.req.param("version"));
