@@ -30,7 +30,10 @@ const schema = z
         /** `dir` (embedded) or `registry` (scale-out). */
         kind: z.enum(["dir", "registry"]).default("dir"),
         dir: z.string().default("work/factory"),
+        /** `host[:port]` of the registry backend. */
         registry: z.string().optional(),
+        /** Repository prefix in the registry backend (`<namespace>/schematics`, `<namespace>/cache`). */
+        namespace: z.string().default("bootforge"),
         insecure: z.boolean().default(false),
       })
       .strict()
@@ -53,6 +56,8 @@ const schema = z
         maxConcurrency: z.number().int().min(1).max(64).default(2),
         maxQueue: z.number().int().min(0).max(10000).default(32),
         timeoutSeconds: z.number().int().min(1).default(1200),
+        /** Seconds clients are told to wait (Retry-After) when the build queue is full. */
+        retryAfterSeconds: z.number().int().min(1).default(10),
       })
       .strict()
       .prefault({}),

@@ -17,8 +17,11 @@ export function plainError(status: number, message: string, headers: Record<stri
 export function errorResponse(e: unknown, log?: (e: unknown) => void): Response {
   if (e instanceof QueueFullError) return plainError(503, e.message, { "Retry-After": String(e.retryAfter) });
   if (isBootforgeError(e)) {
-    if (e.httpStatus >= 500) log?.(e);
-    return plainError(e.httpStatus, e.message);
+    // Some factory errors answer a status their kind does not imply (e.g. 501 for unbuilt kinds).
+    const override = (e as { httpStatusOverride?: unknown }).httpStatusOverride;
+    const status = typeof override === "number" ? override : e.httpStatus;
+    if (status >= 500 && status !== 501) log?.(e);
+    return plainError(status, e.message);
   }
   log?.(e);
   return plainError(500, "internal server error");

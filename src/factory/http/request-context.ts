@@ -6,6 +6,12 @@ import { randomUUID } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const ids = new WeakMap<Request, string>();
+
+/** The request ID assigned to a request (for logs), if it went through {@link requestContext}. */
+export function requestIdOf(req: Request): string | undefined {
+  return ids.get(req);
+}
 
 /** Adds the Server and X-Request-ID headers. */
 export function requestContext(serverVersion: string): MiddlewareHandler {
@@ -13,6 +19,7 @@ export function requestContext(serverVersion: string): MiddlewareHandler {
   return async (c, next) => {
     const given = c.req.header("x-request-id");
     const id = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+    ids.set(c.req.raw, id);
     await next();
     c.res.headers.set("Server", server);
     c.res.headers.set("X-Request-ID", id);

@@ -1,0 +1,194 @@
+/**
+ * Wires a factory from resolved configuration: storage backend, release source, schematic
+ * service, asset builder (queue, single flight, timeout), embedded installer registry, routes
+ * and the UI. Pure wiring: no listening socket (see `server.ts`).
+ */
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { KEY_FILES } from "../build/secureboot/keys.js";
+import { BootforgeError } from "../errors/index.js";
+import { OciLayout } from "../oci/layout.js";
+import { RegistryClient } from "../oci/client.js";
+import { createApp, type FactoryApp, type RouteModule } from "./app.js";
+import { AssetBuilder, type AssetPipeline } from "./build/asset-builder.js";
+import { BuildQueue } from "./build-queue.js";
+import type { ResolvedConfig } from "./config.js";
+import { silentLogger, type Logger } from "./logger.js";
+import { FactoryMetrics } from "./metrics.js";
+import { InstallerRegistry } from "./registry/installer-registry.js";
+import { ReleaseSource } from "./release/release-source.js";
+import { layoutOpener, registryOpener } from "./release/repo-openers.js";
+import { accessLog } from "./routes/access-log.js";
+import { imageRoutes } from "./routes/image.js";
+import { metaRoutes } from "./routes/meta.js";
+import { pxeRoutes } from "./routes/pxe.js";
+import { registryRoutes } from "./routes/registry.js";
+import { schematicRoutes } from "./routes/schematics.js";
+import { metricsRoutes, secureBootRoutes } from "./routes/secureboot.js";
+import { SchematicService } from "./schematic-service.js";
+import type { FactoryServices } from "./services.js";
+import { LocalStore } from "./storage/local-store.js";
+import { RegistryStore } from "./storage/registry-store.js";
+import type { AssetStore, SchematicStore } from "./storage/types.js";
+import { uiRoutes } from "./ui/index.js";
+import { uiBackend } from "./ui-backend.js";
+
+/** The factory's own version, shown in the Server header. */
+export const SERVER_VERSION = "v0.1.0";
+
+/** Extra wiring a caller may supply (tests, the CLI). */
+export interface FactoryOptions {
+  logger?: Logger;
+  /** The imager pipeline for every output kind beyond kernel and cmdline. */
+  pipeline?: AssetPipeline;
+  /** Registry client for registry storage and registry release sources. */
+  registryClient?: RegistryClient;
+}
+
+/** A wired factory. */
+export interface Factory {
+  app: FactoryApp;
+  services: FactoryServices;
+  queue: BuildQueue;
+}
+
+async function openStores(
+  config: ResolvedConfig,
+  client: () => RegistryClient,
+): Promise<{ assets: AssetStore; schematics: SchematicStore; local: LocalStore }> {
+  const local = await LocalStore.open(join(config.storage.dir, "store"));
+  if (config.storage.kind === "dir") return { assets: local, schematics: local.schematics(), local };
+  const registry = config.storage.registry;
+  if (registry === undefined || registry === "") {
+    throw new BootforgeError(
+      "invalid-input",
+      "configuration storage.registry is required when storage.kind is registry",
+    );
+  }
+  const store = new RegistryStore({
+    client: client(),
+    registry,
+    namespace: config.storage.namespace,
+    scratch: local,
+  });
+  return { assets: store, schematics: store.schematicStore(), local };
+}
+
+/** Builds the factory from configuration. */
+export async function createFactory(config: ResolvedConfig, opts: FactoryOptions = {}): Promise<Factory> {
+  const logger = opts.logger ?? silentLogger;
+  let client = opts.registryClient;
+  const getClient = (): RegistryClient => {
+    const insecureHosts = [
+      ...(config.storage.insecure && config.storage.registry ? [config.storage.registry] : []),
+      ...(config.release.insecure ? [config.release.registry] : []),
+    ];
+    client ??= new RegistryClient({ insecure: insecureHosts });
+    return client;
+  };
+  const stores = await openStores(config, getClient);
+  const metrics = new FactoryMetrics();
+
+  let opener;
+  if (config.release.source === "registry") {
+    opener = registryOpener(getClient(), config.release.registry, config.release.namespace);
+  } else {
+    const dir = config.release.layout;
+    if (dir === undefined) {
+      throw new BootforgeError(
+        "invalid-input",
+        "configuration release.layout is required for a layout (or demo) release source",
+      );
+    }
+    opener = layoutOpener(await OciLayout.open(dir));
+  }
+  const release = new ReleaseSource({
+    open: opener,
+    policy: {
+      minTalosVersion: config.build.minTalosVersion,
+      brokenTalosVersions: config.build.brokenTalosVersions,
+    },
+    registry: config.release.registry,
+    namespace: config.release.namespace,
+    cacheDir: join(config.storage.dir, "release"),
+  });
+
+  const queue = new BuildQueue({
+    concurrency: config.build.maxConcurrency,
+    maxWaiting: config.build.maxQueue,
+    retryAfterSeconds: config.build.retryAfterSeconds,
+  });
+  metrics.gauge("bootforge_build_queue_depth", "Builds waiting for a slot.", () => queue.pending);
+  metrics.gauge("bootforge_builds_running", "Builds running now.", () => queue.active);
+
+  let secureBootCertPem: string | undefined;
+  if (config.secureBoot.enabled) {
+    const dir = config.secureBoot.keysDir;
+    if (dir === undefined)
+      throw new BootforgeError(
+        "invalid-input",
+        "configuration secureBoot.keysDir is required when SecureBoot is enabled",
+      );
+    secureBootCertPem = await readFile(join(dir, KEY_FILES.ukiSigningCert), "utf8").catch((e: unknown) => {
+      throw new BootforgeError(
+        "invalid-input",
+        `cannot read the SecureBoot signing certificate in ${dir}: ${(e as Error).message}`,
+      );
+    });
+  }
+
+  const assets = new AssetBuilder({
+    store: stores.assets,
+    release,
+    queue,
+    metrics,
+    timeoutMs: config.build.timeoutSeconds * 1000,
+    externalURL: config.http.externalURL,
+    secureBootEnabled: config.secureBoot.enabled,
+    pipeline: opts.pipeline,
+  });
+  const scratch = join(config.storage.dir, "scratch");
+  await rm(scratch, { recursive: true, force: true });
+  await mkdir(scratch, { recursive: true });
+  let n = 0;
+  const installers = await InstallerRegistry.open(join(config.storage.dir, "registry"), assets, (hint) => {
+    const path = join(scratch, `${hint}-${process.pid}-${n++}.tar`);
+    return Promise.resolve({ path, done: () => rm(path, { force: true }) });
+  });
+
+  const services: FactoryServices = {
+    config,
+    schematics: new SchematicService(stores.schematics, metrics),
+    release,
+    assets,
+    installers,
+    metrics,
+    secureBootCertPem,
+  };
+  const modules: RouteModule[] = [
+    accessLog(logger, metrics),
+    schematicRoutes(services),
+    imageRoutes(services),
+    pxeRoutes(services),
+    metaRoutes(services),
+    secureBootRoutes(services),
+    metricsRoutes(services),
+    registryRoutes(services),
+    uiRoutes(uiBackend(services, SERVER_VERSION)),
+  ];
+  const app = createApp(
+    {
+      serverVersion: SERVER_VERSION,
+      allowedOrigins: config.http.allowedOrigins,
+      ready: async () =>
+        await release.versions().then(
+          () => true,
+          () => false,
+        ),
+      log: (e) =>
+        logger.log("error", "request failed", { error: e instanceof Error ? e.message : String(e) }),
+    },
+    modules,
+  );
+  return { app, services, queue };
+}

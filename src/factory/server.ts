@@ -1,0 +1,46 @@
+/**
+ * Runs a factory on a socket: listen, report the bound address, and shut down gracefully
+ * (stop accepting, let in-flight requests finish within a grace period, then close).
+ */
+import { serve, type ServerType } from "@hono/node-server";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import type { FactoryApp } from "./app.js";
+import { splitListen } from "./config.js";
+
+/** A listening factory. */
+export interface RunningServer {
+  /** `http://host:port` actually bound (port 0 resolved). */
+  url: string;
+  port: number;
+  /** Stops accepting connections and waits for in-flight requests (up to `graceMs`). */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Listens on `listen` (`host:port`; port 0 picks a free one). */
+export async function listen(app: FactoryApp, listenAddr: string): Promise<RunningServer> {
+  const [host, port] = splitListen(listenAddr);
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
+    s.once("error", reject);
+  });
+  const http = server as Server;
+  // Long builds stream large bodies: no request timeout, but idle keep-alive sockets are reaped.
+  http.requestTimeout = 0;
+  http.keepAliveTimeout = 5_000;
+  const addr = http.address() as AddressInfo;
+  const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${shownHost}:${addr.port}`,
+    port: addr.port,
+    close: (graceMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => http.closeAllConnections(), graceMs);
+        http.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        http.closeIdleConnections();
+      }),
+  };
+}

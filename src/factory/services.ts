@@ -1,0 +1,19 @@
+/** The services route modules are written against (wired in `factory.ts`). */
+import type { AssetBuilder } from "./build/asset-builder.js";
+import type { ResolvedConfig } from "./config.js";
+import type { InstallerRegistry } from "./registry/installer-registry.js";
+import type { FactoryMetrics } from "./metrics.js";
+import type { ReleaseSource } from "./release/release-source.js";
+import type { SchematicService } from "./schematic-service.js";
+
+/** Everything a route module may use. */
+export interface FactoryServices {
+  config: ResolvedConfig;
+  schematics: SchematicService;
+  release: ReleaseSource;
+  assets: AssetBuilder;
+  installers: InstallerRegistry;
+  metrics: FactoryMetrics;
+  /** PEM of the SecureBoot signing certificate, when SecureBoot is enabled. */
+  secureBootCertPem: string | undefined;
+}
