@@ -1,0 +1,99 @@
+/**
+ * Flattens an image to its filesystem as one tar stream, like `crane export`: layers are read
+ * top-down, the first (topmost) version of a path wins, whiteouts (`.wh.<name>`) delete lower
+ * entries and opaque markers (`.wh..wh..opq`) hide a directory's lower contents.
+ */
+import { PassThrough, type Readable, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import tar from "tar-stream";
+import type { Header } from "tar-stream";
+import { BootforgeError } from "../errors/index.js";
+import { decompress } from "./compression.js";
+import type { ResolvedImage } from "./image.js";
+import { normalize } from "./tar-index.js";
+
+const WHITEOUT = ".wh.";
+const OPAQUE = ".wh..wh..opq";
+
+/** The flattened filesystem of `image` as an (uncompressed) tar stream. */
+export function flattenImage(image: ResolvedImage): Readable {
+  const out = new PassThrough();
+  const pack = tar.pack();
+  pack.on("error", (e: Error) => out.destroy(e));
+  (pack as unknown as Readable).pipe(out);
+  void writeFlattened(image, pack).catch((e: unknown) => {
+    pack.destroy(e as Error);
+    out.destroy(e as Error);
+  });
+  return out;
+}
+
+async function writeFlattened(image: ResolvedImage, pack: tar.Pack): Promise<void> {
+  // true = hides everything below it (a file, symlink or whiteout); false = a directory seen.
+  const seen = new Map<string, boolean>();
+  const opaque = new Set<string>();
+  const hidden = (p: string): boolean => {
+    for (let i = p.lastIndexOf("/"); i > 0; i = p.lastIndexOf("/", i - 1)) {
+      const parent = p.slice(0, i);
+      if (seen.get(parent) === true || opaque.has(parent)) return true;
+    }
+    return false;
+  };
+  const layers = [...image.manifest.layers].reverse();
+  for (const layer of layers) {
+    const layerOpaque: string[] = [];
+    const ex = tar.extract();
+    const src = decompress(await image.source.blob(layer));
+    const feeding = pipeline(src, ex as unknown as Writable);
+    for await (const entry of ex) {
+      const h = entry.header;
+      const path = normalize(h.name);
+      const slash = path.lastIndexOf("/");
+      const dir = slash < 0 ? "" : path.slice(0, slash);
+      const base = path.slice(slash + 1);
+      if (path === "" || base === "..") {
+        entry.resume();
+        continue;
+      }
+      if (base === OPAQUE) {
+        layerOpaque.push(dir);
+        entry.resume();
+        continue;
+      }
+      if (base.startsWith(WHITEOUT)) {
+        const target = (dir ? `${dir}/` : "") + base.slice(WHITEOUT.length);
+        if (!seen.has(target) && !hidden(target)) seen.set(target, true);
+        entry.resume();
+        continue;
+      }
+      if (seen.has(path) || hidden(path)) {
+        entry.resume();
+        continue;
+      }
+      seen.set(path, h.type !== "directory");
+      await copyEntry(
+        pack,
+        { ...h, name: h.type === "directory" ? `${path}/` : path },
+        entry as unknown as Readable,
+      );
+    }
+    await feeding;
+    // Opaque markers hide lower layers only, never siblings in their own layer.
+    for (const d of layerOpaque) opaque.add(d);
+  }
+  pack.finalize();
+}
+
+function copyEntry(pack: tar.Pack, h: Header, data: Readable): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const header = { ...h, pax: undefined };
+    if (h.type === "file" || h.type === "contiguous-file") {
+      const sink = pack.entry({ ...header, type: "file" }, (e) => (e ? reject(e) : resolve()));
+      data.on("error", reject);
+      data.pipe(sink as unknown as Writable);
+    } else {
+      data.resume();
+      pack.entry(header, (e) => (e ? reject(new BootforgeError("io", `flatten: ${e.message}`)) : resolve()));
+    }
+  });
+}
