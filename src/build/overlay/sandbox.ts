@@ -24,13 +24,15 @@ export interface ConfinedRunOptions {
 /** Collects at most `limit` bytes, failing the pipeline beyond that. */
 class CappedSink extends Writable {
   readonly chunks: Buffer[] = [];
+  overflowed = false;
   #n = 0;
-  constructor(private readonly limit: number) {
+  constructor(readonly limit: number) {
     super();
   }
   override _write(chunk: Buffer, _e: BufferEncoding, cb: (e?: Error | null) => void): void {
     this.#n += chunk.length;
     if (this.#n > this.limit) {
+      this.overflowed = true;
       cb(new BootforgeError("install", `overlay installer wrote more than ${this.limit} bytes to stdout`));
       return;
     }
@@ -64,12 +66,22 @@ export async function runConfined(
     ...args,
   ]; // prettier-ignore
   const sink = new CappedSink(o.maxStdout ?? 1024 * 1024);
-  await run("bwrap", bwrapArgs, {
-    stdin: o.stdin,
-    stdout: sink,
-    timeoutMs: o.timeoutMs,
-    errorKind: "install",
-    ...(o.signal ? { signal: o.signal } : {}),
-  });
+  try {
+    await run("bwrap", bwrapArgs, {
+      stdin: o.stdin,
+      stdout: sink,
+      timeoutMs: o.timeoutMs,
+      errorKind: "install",
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+  } catch (e) {
+    // the installer then dies of SIGPIPE; the cap is the real reason
+    if (sink.overflowed) {
+      throw new BootforgeError("install", `overlay installer wrote more than ${sink.limit} bytes to stdout`, {
+        cause: e,
+      });
+    }
+    throw e;
+  }
   return Buffer.concat(sink.chunks);
 }
