@@ -36,7 +36,7 @@ async function tarEntries(path: string, gz: boolean) {
   const ex = tar.extract();
   const out: { name: string; mode: number; mtime: number; type: string; uid: number }[] = [];
   const src = createReadStream(path);
-  (gz ? src.pipe(createGunzip()) : src).pipe(ex as unknown as NodeJS.WritableStream);
+  (gz ? src.pipe(createGunzip()) : src).pipe(ex);
   for await (const e of ex) {
     out.push({
       name: e.header.name,
