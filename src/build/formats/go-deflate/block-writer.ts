@@ -118,6 +118,23 @@ export class BlockWriter {
   }
 
   /**
+   * Go's `writeBlockDynamic` (BestSpeed): tokens under a dynamic code, unless storing `input` is
+   * within 1/16 of that size.
+   */
+  writeBlockDynamic(tokens: readonly number[], final: boolean, input: Uint8Array): void {
+    const all = [...tokens, END_BLOCK];
+    const { numLiterals, numOffsets, literalCode, offsetCode: distCode } = this.indexTokens(all);
+    const codegen = buildCodegen(literalCode, numLiterals, distCode, numOffsets);
+    const { size, numCodegens } = this.dynamicSize(codegen, literalCode, distCode, 0);
+    if (input.length <= MAX_STORED_BLOCK && (input.length + 5) * 8 < size + (size >> 4)) {
+      this.writeStored(input, final);
+      return;
+    }
+    this.writeDynamicHeader(codegen, numLiterals, numOffsets, numCodegens, final);
+    this.writeTokens(all, literalCode, distCode);
+  }
+
+  /**
    * Go's `writeBlockHuff`: every byte a literal under a dynamic code, unless storing is within
    * 1/16 of that size.
    */

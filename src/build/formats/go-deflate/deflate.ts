@@ -1,14 +1,12 @@
 /**
- * Raw DEFLATE (RFC 1951) byte-identical to Go's `compress/flate` writer from Go 1.7 up to 1.26,
- * for one `Write` of the whole input followed by `Close`: the same hash chains, lazy matching,
+ * Raw DEFLATE (RFC 1951) byte-identical to Go's `compress/flate` writer (checked against Go 1.19;
+ * the encoder is unchanged through Go 1.26, Go 1.27 replaced it) for one `Write` of the whole input followed by `Close`: the same hash chains, lazy matching,
  * block splits and block-type choices, so the bytes match, not just the decompressed data.
  */
-import { invalidInput, unsupported } from "../../../errors/index.js";
+import { invalidInput } from "../../../errors/index.js";
+import { bestSpeed } from "./best-speed.js";
 import { BlockWriter, MAX_STORED_BLOCK } from "./block-writer.js";
 import { matchToken } from "./tokens.js";
-
-/** Compression levels as Go numbers them: -2 Huffman only, -1 default (6), 0 stored, 1–9. */
-export type GoFlateLevel = -2 | -1 | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 
 /** Go's `flate.BestCompression`, the level Talos uses for META values. */
 export const BEST_COMPRESSION = 9;
@@ -258,15 +256,14 @@ function chunked(input: Uint8Array, w: BlockWriter, huffman: boolean): void {
 
 /**
  * Raw DEFLATE of `input` exactly as Go's `flate.NewWriter(w, level)`, one `Write`, `Close` would
- * produce it (including Go's trailing empty final stored block). Level 1 (BestSpeed) is not
- * implemented.
+ * produce it (including Go's trailing empty final stored block).
  */
 export function goDeflate(input: Uint8Array, level: number = DEFAULT_COMPRESSION): Uint8Array {
   const w = new BlockWriter();
   if (level === 0 || level === -2) {
     chunked(input, w, level === -2);
   } else if (level === 1) {
-    throw unsupported("go-deflate: level 1 (BestSpeed) is not implemented; use 2–9, 0 or -2");
+    bestSpeed(input, w);
   } else {
     const params = LEVELS[level === DEFAULT_COMPRESSION ? 6 : level];
     if (!Number.isInteger(level) || params === undefined) {
