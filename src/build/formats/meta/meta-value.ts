@@ -3,8 +3,9 @@
  * `--meta` and schematics, and the base64 (optionally gzip) encoding carried on the kernel command
  * line as `talos.environment=INSTALLER_META_BASE64=…` for the installer to write at install time.
  */
-import { gunzipSync, gzipSync } from "node:zlib";
+import { gunzipSync } from "node:zlib";
 import { invalidInput } from "../../../errors/index.js";
+import { BEST_COMPRESSION, goGzip } from "../go-deflate/index.js";
 
 /** One META entry: an 8-bit key and an arbitrary string value. */
 export interface MetaValue {
@@ -132,24 +133,14 @@ function checkKey(v: MetaValue): void {
 }
 
 /**
- * A gzip member with Go's `compress/gzip` header (no name, mtime 0, XFL 2 for best compression,
- * OS 255 "unknown"). The deflate body comes from zlib at level 9; Go's deflater chooses matches
- * differently, so the body bytes (not their meaning) can differ from upstream's.
- */
-function gzipLikeGo(raw: Uint8Array): Uint8Array {
-  const out = new Uint8Array(gzipSync(raw, { level: 9 }));
-  out[9] = 0xff;
-  return out;
-}
-
-/**
  * Upstream `Values.Encode(allowGzip)`: values joined by `;`, gzip-compressed when allowed and
- * longer than 256 bytes, then padded standard base64. An empty list encodes to `""`.
+ * longer than 256 bytes (byte-identical to Go's `gzip.BestCompression`), then padded standard
+ * base64. An empty list encodes to `""`.
  */
 export function encodeMetaValues(values: readonly MetaValue[], allowGzip: boolean): string {
   values.forEach(checkKey);
   let raw: Uint8Array = Buffer.from(values.map(formatMetaValue).join(";"), "utf8");
-  if (allowGzip && raw.length > META_GZIP_THRESHOLD) raw = gzipLikeGo(raw);
+  if (allowGzip && raw.length > META_GZIP_THRESHOLD) raw = goGzip(raw, BEST_COMPRESSION);
   return Buffer.from(raw).toString("base64");
 }
 
