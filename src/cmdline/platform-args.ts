@@ -3,32 +3,14 @@
  * `platform.NewPlatform` and every platform's `KernelArgs(arch, quirks)`).
  */
 import { invalidInput } from "../errors/index.js";
+import { KNOWN_PLATFORMS } from "../profile/platforms.js";
 import type { Quirks } from "../profile/quirks.js";
 
-/** Every platform name the imager accepts (`packet` is an alias of `equinixMetal`). */
-export const PLATFORM_NAMES = [
-  "akamai",
-  "alibabacloud",
-  "aws",
-  "azure",
-  "cloudstack",
-  "container",
-  "digital-ocean",
-  "equinixMetal",
-  "exoscale",
-  "gcp",
-  "hcloud",
-  "metal",
-  "nocloud",
-  "opennebula",
-  "openstack",
-  "oracle",
-  "packet",
-  "scaleway",
-  "upcloud",
-  "vmware",
-  "vultr",
-] as const;
+/**
+ * Every platform name the imager accepts (`packet` is an alias of `equinixMetal`): the profile
+ * catalogue's list, so validation and kernel arguments cannot disagree.
+ */
+export const PLATFORM_NAMES = KNOWN_PLATFORMS;
 
 /** A platform name as given by the user (including the `packet` alias). */
 export type PlatformName = (typeof PLATFORM_NAMES)[number];

@@ -231,7 +231,7 @@ export const CLOUD_PLATFORMS: readonly PlatformInfo[] = [
  * Platform names the Talos imager accepts for `talos.platform` (upstream `platform.NewPlatform`;
  * `packet` is the old name of equinixMetal, `container` is for docker-based clusters).
  */
-export const KNOWN_PLATFORMS: readonly string[] = [
+export const KNOWN_PLATFORMS = [
   "akamai",
   "alibabacloud",
   "aws",
@@ -253,11 +253,11 @@ export const KNOWN_PLATFORMS: readonly string[] = [
   "upcloud",
   "vmware",
   "vultr",
-];
+] as const;
 
 /** True when Talos knows the platform name. */
 export function isKnownPlatform(name: string): boolean {
-  return KNOWN_PLATFORMS.includes(name);
+  return (KNOWN_PLATFORMS as readonly string[]).includes(name);
 }
 
 /** The catalogue entry for a platform name (metal or a cloud), or undefined. */

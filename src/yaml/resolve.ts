@@ -87,6 +87,15 @@ export function resolvePlain(s: string, timestamps = true): Resolved {
 }
 
 /**
+ * Go's strconv.ParseInt (`signed`) or ParseUint with base 0, underscores allowed where Go allows
+ * them, without the range check. Shared by everything that reads Go-style integers (META keys too).
+ */
+export function parseGoIntLiteral(text: string, signed: boolean): bigint | undefined {
+  if (text.includes("_") && !underscoreOK(text)) return undefined;
+  return parseGoInt(text.replaceAll("_", ""), signed);
+}
+
+/**
  * Go's strconv.ParseInt/ParseUint with base 0 on a string without underscores, without the range
  * check (the caller applies it). `signed` allows a leading sign (ParseUint does not).
  */
@@ -116,7 +125,7 @@ export function parseGoInt(s: string, signed: boolean): bigint | undefined {
 }
 
 /** Go's rule for underscores in numbers: only between digits (or after a base prefix). */
-function underscoreOK(s0: string): boolean {
+export function underscoreOK(s0: string): boolean {
   let s = s0;
   let saw = "^";
   let i = 0;

@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
-import { run } from "../../fixtures/lib/run.js";
+import { run } from "../../src/build/tools/run.js";
 
 const ADV_COPY = 256 * 1024;
 
@@ -39,7 +39,7 @@ export async function writeMetaDisk(path: string, values: Record<number, string>
     "start=4096, size=2048, name=STATE, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4",
     "",
   ].join("\n");
-  await run("sfdisk", ["--quiet", path], { input: layout });
+  await run("sfdisk", ["--quiet", path], { stdin: layout });
   const adv = talosAdv(values);
   const g = await open(path, "r+");
   await g.write(adv, 0, adv.length, 2048 * 512);

@@ -8,7 +8,8 @@ export interface ExtensionLayer {
   metadata: ExtensionMetadata;
 }
 
-function metadataValue(m: ExtensionMetadata): YamlValue {
+/** An extension's metadata as upstream `extensions.Metadata` marshals it (also in manifest.yaml). */
+export function metadataValue(m: ExtensionMetadata): YamlValue {
   // Field order and omitempty of upstream `extensions.Metadata`.
   return {
     name: m.name,

@@ -10,7 +10,7 @@ import type { Quirks } from "../../profile/quirks.js";
 import type { ExtensionManifest } from "../extensions/manifest.js";
 import { extractCpioMember } from "../formats/cpio.js";
 import { kernelModulesPath } from "./layout.js";
-import { runProgram } from "./programs.js";
+import { run } from "../tools/run.js";
 
 /** depmod configuration upstream ships as /etc/modules.d/10-extra-modules.conf. */
 export const EXTRA_MODULES_CONF = "search extras built-in\n";
@@ -68,7 +68,7 @@ export async function buildModulesDepExtension(options: ModulesDepOptions): Prom
   await extractCpioMember(options.baseInitramfs, "rootfs.sqsh", rootfsSqsh);
 
   const tree = join(workDir, "modules");
-  await runProgram("unsquashfs", ["-no-xattrs", "-d", tree, "-f", "-n", rootfsSqsh, `/${modPath}`], {
+  await run("unsquashfs", ["-no-xattrs", "-d", tree, "-f", "-n", rootfsSqsh, `/${modPath}`], {
     errorKind: "invalid-input",
     timeoutMs: 10 * 60 * 1000,
     ...(options.signal ? { signal: options.signal } : {}),
@@ -100,7 +100,7 @@ export async function buildModulesDepExtension(options: ModulesDepOptions): Prom
   await writeFile(conf, EXTRA_MODULES_CONF);
   // depmod looks under <basedir>/lib/modules, so the base is the modules path minus that suffix.
   const baseDir = modulesRoot.replace(/\/lib\/modules$/, "");
-  await runProgram("depmod", ["--all", "--basedir", baseDir, "--config", conf, kver], {
+  await run("depmod", ["--all", "--basedir", baseDir, "--config", conf, kver], {
     errorKind: "invalid-input",
     timeoutMs: 10 * 60 * 1000,
     ...(options.signal ? { signal: options.signal } : {}),

@@ -4,7 +4,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import type { Quirks } from "../../profile/quirks.js";
-import { runProgram } from "./programs.js";
+import { run } from "../tools/run.js";
 
 /** SELinux labels for paths of one rootfs, keyed by path relative to it (`/` or `` for the root). */
 export type XattrLabels = Readonly<Record<string, string>>;
@@ -30,8 +30,8 @@ let pseudoXattrSupport: Promise<boolean> | undefined;
 
 /** Whether mksquashfs knows `-xattrs-exclude` and `x` pseudo definitions (squashfs-tools ≥ 4.6). */
 export function mksquashfsSupportsXattrPseudo(): Promise<boolean> {
-  pseudoXattrSupport ??= runProgram("mksquashfs", ["-help"], { timeoutMs: 30_000 })
-    .then((r) => `${r.stdout}`.includes("-xattrs-exclude"))
+  pseudoXattrSupport ??= run("mksquashfs", ["-help"], { timeoutMs: 30_000 })
+    .then((r) => r.stdout.toString("utf8").includes("-xattrs-exclude"))
     // older versions exit non-zero on -help; their text still says what they know
     .catch((e: unknown) => String((e as Error).message).includes("-xattrs-exclude"));
   return pseudoXattrSupport;
@@ -72,7 +72,7 @@ export async function makeSquashfs(options: SquashfsOptions): Promise<void> {
     await writeFile(options.excludeListPath, `${options.exclude.join("\n")}\n`);
     args.push("-ef", options.excludeListPath);
   }
-  await runProgram("mksquashfs", args, {
+  await run("mksquashfs", args, {
     // mksquashfs refuses -all-time/-mkfs-time while SOURCE_DATE_EPOCH is set
     unsetEnv: ["SOURCE_DATE_EPOCH"],
     timeoutMs: 20 * 60 * 1000,

@@ -12,6 +12,7 @@ import { ioError } from "../../errors/index.js";
 import { marshal, type YamlValue } from "../../yaml/emit.js";
 import type { ExtensionManifest } from "../extensions/manifest.js";
 import type { ExtensionInput } from "./rebuild.js";
+import { metadataValue } from "./extensions-yaml.js";
 
 /** SELinux label upstream gives the embedded machine config (`constants.StateSelinuxLabel`). */
 export const STATE_SELINUX_LABEL = "system_u:object_r:system_state_t:s0";
@@ -29,18 +30,7 @@ interface Member {
 
 /** `yaml.Marshal` of an extension manifest (go-yaml v4: 4-space indent). */
 export function manifestYaml(m: ExtensionManifest): string {
-  const md = m.metadata;
-  const value: YamlValue = {
-    version: m.version,
-    metadata: {
-      name: md.name,
-      version: md.version,
-      author: md.author,
-      description: md.description,
-      compatibility: { talos: { version: md.compatibility.talos.version } },
-      extraInfo: md.extraInfo === undefined || md.extraInfo === "" ? undefined : md.extraInfo,
-    },
-  };
+  const value: YamlValue = { version: m.version, metadata: metadataValue(m.metadata) };
   return marshal(value);
 }
 

@@ -13,6 +13,8 @@ export const TOOL_PACKAGES = {
   mcopy: "mtools",
   mmd: "mtools",
   mdir: "mtools",
+  mformat: "mtools",
+  mattrib: "mtools",
   "mkfs.xfs": "xfsprogs",
   xfs_db: "xfsprogs",
   xfs_repair: "xfsprogs",
@@ -30,8 +32,15 @@ export const TOOL_PACKAGES = {
   unsquashfs: "squashfs-tools",
   xorriso: "xorriso",
   cpio: "cpio",
+  depmod: "kmod",
   "grub-mkimage": "grub-common",
   bwrap: "bubblewrap",
+  chmod: "coreutils",
+  // Only the fixture release builder and its tests run these.
+  "apt-get": "apt",
+  "apt-cache": "apt",
+  "dpkg-deb": "dpkg",
+  skopeo: "skopeo",
 } as const;
 
 /** A program name Bootforge knows how to find. */

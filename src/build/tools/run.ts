@@ -13,6 +13,11 @@ export interface RunOptions {
   cwd?: string;
   /** Extra environment variables, merged over the parent's. */
   env?: Record<string, string>;
+  /**
+   * Variables removed from the child's environment: mksquashfs refuses `-all-time` while
+   * SOURCE_DATE_EPOCH is set, and the imager process itself may well have it set.
+   */
+  unsetEnv?: readonly string[];
   /** Data for the child's stdin; stdin is closed (empty) when omitted. */
   stdin?: string | Uint8Array | Readable;
   /** Where stdout goes: captured (default) or streamed into this Writable (which is ended). */
@@ -43,7 +48,7 @@ export async function run(
   const path = requireTool(tool);
   const child = spawn(path, args, {
     cwd: options.cwd,
-    env: options.env ? { ...process.env, ...options.env } : process.env,
+    env: childEnv(options),
     stdio: ["pipe", "pipe", "pipe"],
     timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     killSignal: "SIGKILL",
@@ -101,6 +106,13 @@ export async function run(
     throw failure(tool, args, options, `stream failed: ${(ioError as Error).message}`, stderr, ioError);
   }
   return { stdout: Buffer.concat(chunks), stderr };
+}
+
+function childEnv(options: RunOptions): NodeJS.ProcessEnv {
+  if (!options.env && !options.unsetEnv) return process.env;
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  for (const k of options.unsetEnv ?? []) delete env[k];
+  return env;
 }
 
 function failure(
