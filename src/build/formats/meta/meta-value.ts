@@ -6,6 +6,7 @@
 import { gunzipSync } from "node:zlib";
 import { invalidInput } from "../../../errors/index.js";
 import { BEST_COMPRESSION, goGzip } from "../go-deflate/index.js";
+import { parseGoIntLiteral } from "../../../yaml/resolve.js";
 
 /** One META entry: an 8-bit key and an arbitrary string value. */
 export interface MetaValue {
@@ -39,71 +40,13 @@ export const META_GZIP_THRESHOLD = 256;
 // keeps a hostile gzip stream from inflating without bound.
 const MAX_DECODED_BYTES = 1024 * 1024;
 
-function digitValue(c: string): number {
-  const code = c.charCodeAt(0);
-  if (code >= 0x30 && code <= 0x39) return code - 0x30;
-  const lower = code | 0x20;
-  if (lower >= 0x61 && lower <= 0x7a) return lower - 0x61 + 10;
-  return 99;
-}
-
-/** Go's `underscoreOK`: underscores only between digits or right after a base prefix. */
-function underscoresOK(s: string): boolean {
-  let saw = "^";
-  let i = 0;
-  let hex = false;
-  if (s.length >= 2 && s[0] === "0" && "bBoOxX".includes(s[1] ?? "")) {
-    i = 2;
-    saw = "0";
-    hex = s[1] === "x" || s[1] === "X";
-  }
-  for (; i < s.length; i++) {
-    const c = s[i] ?? "";
-    const d = digitValue(c);
-    if (d < 10 || (hex && d < 16)) {
-      saw = "0";
-      continue;
-    }
-    if (c === "_") {
-      if (saw !== "0") return false;
-      saw = "_";
-      continue;
-    }
-    if (saw === "_") return false;
-    saw = "!";
-  }
-  return saw !== "_";
-}
-
 /**
  * A META key as Go's `strconv.ParseUint(s, 0, 8)` reads it: decimal, `0x`/`0o`/`0b` prefixes,
  * a leading `0` for octal, `_` digit separators; undefined when invalid or above 255.
  */
 export function parseMetaKey(text: string): number | undefined {
-  if (text === "") return undefined;
-  let s = text;
-  let base = 10;
-  if (s[0] === "0") {
-    const p = (s[1] ?? "").toLowerCase();
-    if (s.length >= 3 && p === "b") [base, s] = [2, s.slice(2)];
-    else if (s.length >= 3 && p === "o") [base, s] = [8, s.slice(2)];
-    else if (s.length >= 3 && p === "x") [base, s] = [16, s.slice(2)];
-    else [base, s] = [8, s.slice(1)];
-  }
-  let n = 0;
-  let underscores = false;
-  for (const c of s) {
-    if (c === "_") {
-      underscores = true;
-      continue;
-    }
-    const d = digitValue(c);
-    if (d >= base) return undefined;
-    n = n * base + d;
-    if (n > 255) return undefined;
-  }
-  if (underscores && !underscoresOK(text)) return undefined;
-  return n;
+  const v = parseGoIntLiteral(text, false);
+  return v !== undefined && v <= 255n ? Number(v) : undefined;
 }
 
 /** Parses `key=value` (upstream `Value.Parse`); the value is everything after the first `=`. */
