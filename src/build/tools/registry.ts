@@ -30,6 +30,8 @@ export const TOOL_PACKAGES = {
   unsquashfs: "squashfs-tools",
   xorriso: "xorriso",
   cpio: "cpio",
+  "grub-mkimage": "grub-common",
+  bwrap: "bubblewrap",
 } as const;
 
 /** A program name Bootforge knows how to find. */
