@@ -20,6 +20,7 @@ import { silentLogger, type Logger } from "./logger.js";
 import { FactoryMetrics } from "./metrics.js";
 import { InstallerRegistry } from "./registry/installer-registry.js";
 import { accessLog } from "./routes/access-log.js";
+import { onBound } from "./server.js";
 import { imageRoutes } from "./routes/image.js";
 import { metaRoutes } from "./routes/meta.js";
 import { pxeRoutes } from "./routes/pxe.js";
@@ -162,7 +163,7 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     queue,
     metrics,
     timeoutMs: config.build.timeoutSeconds * 1000,
-    externalURL: config.http.externalURL,
+    externalURL: () => config.http.externalURL,
     secureBootEnabled: config.secureBoot.enabled,
     pipeline,
   });
@@ -206,5 +207,11 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     },
     modules,
   );
+  // With port 0 the derived external URLs name port 0; once bound they name the real port.
+  onBound(app, (url) => {
+    const derivedFromPortZero = (u: string) => /^http:\/\/[^/]+:0\/$/.test(u);
+    if (derivedFromPortZero(config.http.externalURL)) config.http.externalURL = `${url}/`;
+    if (derivedFromPortZero(config.http.externalPXEURL)) config.http.externalPXEURL = `${url}/`;
+  });
   return { app, services, queue };
 }

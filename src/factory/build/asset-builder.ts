@@ -79,7 +79,8 @@ export interface AssetBuilderOptions {
   queue: BuildQueue;
   metrics: FactoryMetrics;
   timeoutMs: number;
-  externalURL: string;
+  /** The factory's external URL, read per build (it is only known once the socket is bound). */
+  externalURL: () => string;
   secureBootEnabled: boolean;
   pipeline?: AssetPipeline | undefined;
 }
@@ -164,7 +165,9 @@ export class AssetBuilder {
       extensions: enhanced.extensions.map((e) => e.digest),
       overlay: enhanced.overlay?.digest,
       // Only assets that embed the virtual extension depend on the schematic as a whole.
-      schematic: enhanced.schematicExtension ? { id: req.schematicId, url: this.#o.externalURL } : undefined,
+      schematic: enhanced.schematicExtension
+        ? { id: req.schematicId, url: this.#o.externalURL() }
+        : undefined,
     });
     return { key, kind, arch, enhanced };
   }
@@ -263,7 +266,7 @@ export class AssetBuilder {
           imagerDigest,
           schematicId: req.schematicId,
           canonical: req.canonical,
-          externalURL: this.#o.externalURL,
+          externalURL: this.#o.externalURL(),
           release: this.#o.release.source(req.version, r.arch),
           layers,
           signal,
