@@ -2,8 +2,8 @@
  * The factory on the real imager pipeline against the fixture release: a schematic with two
  * fixture extensions and kernel args downloaded as kernel, cmdline, initramfs, UKI and ISO (the
  * second download a cache hit, the initramfs with extensions built once for every kind), then
- * what the factory served booted in QEMU: the ISO under SeaBIOS and the PXE route's
- * kernel+initramfs+cmdline. The fixture init must report both extensions, the virtual
+ * what the factory served booted in QEMU under SeaBIOS: the ISO, the PXE route's
+ * kernel+initramfs+cmdline, and the raw disk image. The fixture init must report both extensions, the virtual
  * `schematic` extension with the schematic ID, and the kernel args.
  */
 import { strict as assert } from "node:assert";
@@ -11,11 +11,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
 import { EXTENSION_MODULE } from "../../fixtures/index.js";
 import { boot } from "../qemu/boot.js";
 import { startFactory, type TestFactory } from "./harness.js";
 
+const run = promisify(execFile);
 const VERSION = "v1.11.0";
 const EXTENSIONS = ["siderolabs/bootforge-hello", "siderolabs/bootforge-dummy-module"];
 // The last console is the serial port QEMU shows, so the fixture's facts are readable.
@@ -119,6 +122,17 @@ describe("factory assets built by the imager pipeline", () => {
     // GRUB puts BOOT_IMAGE= in front, as on real Talos.
     assert.equal(facts.cmdline?.trim().replace(/^BOOT_IMAGE=\S+ /, ""), expected("iso"));
     assertExtensions(facts.extensions, facts.modules, id);
+  });
+
+  it("the served raw disk image (zstd) boots under SeaBIOS with the same extensions", async () => {
+    const { path } = await download("metal-amd64.raw.zst");
+    const raw = join(dir, "metal-amd64.raw");
+    await run("zstd", ["-q", "-d", "-f", path, "-o", raw]);
+    const { facts } = await boot({ arch: "amd64", firmware: "bios", media: { kind: "disk", path: raw } });
+    assert.equal(facts.boot, "bios");
+    assert.ok(facts.cmdline?.includes("bootforge.factory=yes"), facts.cmdline);
+    assertExtensions(facts.extensions, facts.modules, id);
+    await rm(raw, { force: true });
   });
 
   it("the PXE script's kernel, initramfs and command line boot with the same extensions", async () => {

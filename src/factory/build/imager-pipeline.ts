@@ -20,6 +20,7 @@ import { resolveProfile, type ContainerAsset, type OutputKind, type Profile } fr
 import { Quirks } from "../../profile/quirks.js";
 import type { Logger } from "../logger.js";
 import { NotImplementedError, type AssetPipeline, type PipelineInput } from "./asset-builder.js";
+import { buildImageStage } from "./disk-image-stage.js";
 import type { Enhanced } from "./enhance.js";
 
 /** Upstream's factory builds with this SOURCE_DATE_EPOCH (cmd/image-factory/cmd/service.go). */
@@ -49,7 +50,8 @@ export class ImagerPipeline implements AssetPipeline {
   }
 
   /** Probes which late stages (disk image, installer) this build of Bootforge has. */
-  static async create(opts: ImagerPipelineOptions): Promise<ImagerPipeline> {
+  static async create(given: ImagerPipelineOptions): Promise<ImagerPipeline> {
+    const opts = { ...given, stages: { buildImage: buildImageStage, ...given.stages } };
     const kinds = new Set<OutputKind>(ALWAYS);
     const probe = async (kind: OutputKind, stage: "buildImage" | "buildInstaller") => {
       const ok = await requireStages(opts.stages ?? {}, [stage]).then(
