@@ -22,6 +22,7 @@ import type { Logger } from "../logger.js";
 import { NotImplementedError, type AssetPipeline, type PipelineInput } from "./asset-builder.js";
 import { buildImageStage } from "./disk-image-stage.js";
 import type { Enhanced } from "./enhance.js";
+import { buildInstallerStage } from "./installer-stage.js";
 
 /** Upstream's factory builds with this SOURCE_DATE_EPOCH (cmd/image-factory/cmd/service.go). */
 export const FACTORY_SOURCE_DATE_EPOCH = 1559424892;
@@ -51,7 +52,10 @@ export class ImagerPipeline implements AssetPipeline {
 
   /** Probes which late stages (disk image, installer) this build of Bootforge has. */
   static async create(given: ImagerPipelineOptions): Promise<ImagerPipeline> {
-    const opts = { ...given, stages: { buildImage: buildImageStage, ...given.stages } };
+    const opts = {
+      ...given,
+      stages: { buildImage: buildImageStage, buildInstaller: buildInstallerStage, ...given.stages },
+    };
     const kinds = new Set<OutputKind>(ALWAYS);
     const probe = async (kind: OutputKind, stage: "buildImage" | "buildInstaller") => {
       const ok = await requireStages(opts.stages ?? {}, [stage]).then(
