@@ -185,7 +185,7 @@ describe("fuzz: tar extractor", () => {
           { path: "hard", type: "link", linkname: "dir/file" },
         ];
         const c = g.pick(["none", "none", "gzip", "zstd"] as const);
-        let data = await buffer(tarStream(entries, { keepOrder: true }));
+        let data: Buffer = await buffer(tarStream(entries, { keepOrder: true }));
         // Corrupt before compressing (the tar parser sees it) or after (the decompressor does).
         if (c === "none" || g.bool()) data = corrupt(g, data);
         data = await buffer(Readable.from([data]).pipe(compressor(c)));
