@@ -62,7 +62,7 @@ export async function spawnFactory(o: ChildOptions): Promise<ChildFactory> {
           { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] },
         );
   let err = "";
-  child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";
@@ -70,7 +70,7 @@ export async function spawnFactory(o: ChildOptions): Promise<ChildFactory> {
       child.kill("SIGKILL");
       reject(new Error(`child factory did not start in time: ${err}`));
     }, START_TIMEOUT_MS);
-    child.stdout!.on("data", (c: Buffer) => {
+    child.stdout.on("data", (c: Buffer) => {
       out += c.toString();
       const m = /READY (\S+)/.exec(out);
       if (m) {
