@@ -18,6 +18,8 @@ export interface ChildOptions {
   journal?: string;
   /** RLIMIT_FSIZE in KiB (`ulimit -f`): writes past it fail with EFBIG instead of filling a disk. */
   fileSizeKiB?: number;
+  /** Extra Node options for the child (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 /** A running child factory. */
@@ -38,6 +40,7 @@ export interface ChildFactory {
 /** Spawns a child factory and waits until it listens. */
 export async function spawnFactory(o: ChildOptions): Promise<ChildFactory> {
   const args = [
+    ...(o.nodeArgs ?? []),
     "--import",
     "tsx",
     join(REPO, "test", "reliability", "child-factory.ts"),
