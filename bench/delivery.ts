@@ -9,14 +9,14 @@
  * `--profile` runs the factory under `--cpu-prof` and prints where its time goes.
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { EMPTY_ID, fixtureRelease } from "../test/factory/harness.js";
 import { spawnFactory } from "../test/reliability/spawn-factory.js";
-import { machine, median, peakRssKiB, report, rssKiB } from "./lib/common.js";
+import { machine, median, peakRssKiB, report, rssKiB, summarizeProfile } from "./lib/common.js";
 
 const run = promisify(execFile);
 const MIB = Number(process.env.BENCH_DELIVERY_MIB ?? 1024);
@@ -199,26 +199,4 @@ try {
   await f.stop();
   if (profile) await summarizeProfile(profDir);
   await rm(work, { recursive: true, force: true });
-}
-
-/** Prints the functions with the most self time in the factory's CPU profile. */
-async function summarizeProfile(dir: string): Promise<void> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names.filter((n) => n.endsWith(".cpuprofile"))) {
-    const prof = JSON.parse(await readFile(join(dir, name), "utf8")) as {
-      nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
-      samples: number[];
-    };
-    const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-    const self = new Map<string, number>();
-    for (const id of prof.samples) {
-      const cf = byId.get(id)?.callFrame;
-      const key = `${cf?.functionName || "(anonymous)"} ${(cf?.url ?? "").replace(/^.*node_modules\//, "")}:${cf?.lineNumber ?? 0}`;
-      self.set(key, (self.get(key) ?? 0) + 1);
-    }
-    const total = prof.samples.length;
-    console.error(`# factory CPU profile (${total} samples), top self time:`);
-    for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25))
-      console.error(`#   ${((100 * v) / total).toFixed(1)}%  ${k}`);
-  }
 }
