@@ -151,15 +151,17 @@ export class ReleaseSource {
 
   /** A system extension image: extracted, shape and manifest validated, version constraint checked. */
   async extension(asset: ContainerAsset): Promise<ExtensionInput> {
-    const img = await this.containerAsset(asset);
+    const label = asset.imageRef ?? (asset.ociPath ? `oci:${asset.ociPath}` : (asset.tarballPath ?? ""));
     try {
+      const img = await this.containerAsset(asset);
       const extension = await loadExtension(img.dir);
       const v = parseTalosVersion(this.version);
       if (v !== undefined) checkCompatibility(extension.manifest, v);
       return { ...img, extension };
     } catch (e) {
-      if (isBootforgeError(e))
-        throw new BootforgeError(e.kind, `error loading extension ${img.name}: ${e.message}`, { cause: e });
+      // Every refusal names the image, so a user with ten extensions knows which one to fix.
+      if (isBootforgeError(e) && !e.message.includes(label))
+        throw new BootforgeError(e.kind, `error loading extension ${label}: ${e.message}`, { cause: e });
       throw e;
     }
   }

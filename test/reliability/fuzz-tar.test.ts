@@ -25,7 +25,6 @@ const CASE_TIMEOUT_MS = 5_000;
 // The entry stream (streamx) fails while the extractor awaits directory work, before `pipeline()`
 // is attached, and Node's `pipeline` never settles on an already-destroyed streamx stream. Fix in
 // src/oci/extract.ts: race each entry's copy against the feeding pipeline's rejection.
-const TRUNCATION_HANG = "extractTar hangs on a tar truncated inside file data (src/oci/extract.ts)";
 
 let root = "";
 let n = 0;
@@ -162,38 +161,37 @@ describe("fuzz: tar extractor", () => {
     assert.ok((outcomes.get("invalid-input") ?? 0) > 10, JSON.stringify([...outcomes]));
   });
 
-  it("a tar truncated inside a file's data fails with a typed error", { todo: TRUNCATION_HANG }, async () => {
+  it("a tar truncated inside a file's data fails with a typed error", async () => {
     const data = await buffer(
       tarStream([
         { path: "dir", type: "directory" },
         { path: "dir/file", content: "y".repeat(3000) },
       ]),
     );
-    assert.equal(await extractChecked(data.subarray(0, 1500), {}, "truncated"), "io");
+    // A corrupt archive is bad input; an I/O failure would be acceptable too. What matters: a typed error, no hang.
+    assert.ok(
+      ["invalid-input", "io"].includes(await extractChecked(data.subarray(0, 1500), {}, "truncated")),
+    );
   });
 
-  it(
-    "600 byte-level corruptions of valid archives: typed errors or a safe result",
-    { todo: TRUNCATION_HANG },
-    async () => {
-      const g = new Gen(SEED + 1);
-      for (let i = 0; i < 600; i++) {
-        const entries: LayerEntry[] = [
-          { path: "dir", type: "directory" },
-          { path: "dir/file", content: "y".repeat(g.int(0, 3000)) },
-          { path: "dir/link", type: "symlink", linkname: "file" },
-          { path: "hard", type: "link", linkname: "dir/file" },
-        ];
-        const c = g.pick(["none", "none", "gzip", "zstd"] as const);
-        let data: Buffer = await buffer(tarStream(entries, { keepOrder: true }));
-        // Corrupt before compressing (the tar parser sees it) or after (the decompressor does).
-        if (c === "none" || g.bool()) data = corrupt(g, data);
-        data = await buffer(Readable.from([data]).pipe(compressor(c)));
-        if (c !== "none" && g.bool(0.3)) data = corrupt(g, data);
-        await extractChecked(data, { skipSpecial: g.bool() }, `corruption ${i} (${c})`);
-      }
-    },
-  );
+  it("600 byte-level corruptions of valid archives: typed errors or a safe result", async () => {
+    const g = new Gen(SEED + 1);
+    for (let i = 0; i < 600; i++) {
+      const entries: LayerEntry[] = [
+        { path: "dir", type: "directory" },
+        { path: "dir/file", content: "y".repeat(g.int(0, 3000)) },
+        { path: "dir/link", type: "symlink", linkname: "file" },
+        { path: "hard", type: "link", linkname: "dir/file" },
+      ];
+      const c = g.pick(["none", "none", "gzip", "zstd"] as const);
+      let data: Buffer = await buffer(tarStream(entries, { keepOrder: true }));
+      // Corrupt before compressing (the tar parser sees it) or after (the decompressor does).
+      if (c === "none" || g.bool()) data = corrupt(g, data);
+      data = await buffer(Readable.from([data]).pipe(compressor(c)));
+      if (c !== "none" && g.bool(0.3)) data = corrupt(g, data);
+      await extractChecked(data, { skipSpecial: g.bool() }, `corruption ${i} (${c})`);
+    }
+  });
 
   it("limits hold: bytes (a 64 MiB zero bomb in 64 KiB of gzip) and entries", async () => {
     const zeros = Buffer.alloc(64 << 20);

@@ -256,33 +256,23 @@ describe("hostile extension images through the imager CLI", () => {
     });
   }
 
-  it(
-    "an absolute firmware symlink does not copy a host file into the initramfs",
-    {
-      todo: "early-files copyTree follows symlinks with stat(): host files leak into the build (src/build/initramfs)",
-    },
-    async () => {
-      const out = join(work, "out-leak");
-      const r = await imager("example.org/hostile/firmware-leak:1", out);
-      const built = (await tree(out)).filter((p) => p.endsWith(".xz"));
-      // Refused is fine: nothing could leak. (The initramfs is zstd despite its .xz name on ≥ 1.10.)
-      if (r.code !== 0 || built.length === 0) return;
-      const { stdout } = await run("bash", [
-        "-c",
-        `(zstd -dcq "$0" || xz -dc "$0") | grep -ac "$1" || true`,
-        join(out, built[0]!),
-        SECRET,
-      ]);
-      assert.equal(stdout.trim(), "0", "the host file's content is in the initramfs");
-    },
-  );
+  it("an absolute firmware symlink does not copy a host file into the initramfs", {}, async () => {
+    const out = join(work, "out-leak");
+    const r = await imager("example.org/hostile/firmware-leak:1", out);
+    const built = (await tree(out)).filter((p) => p.endsWith(".xz"));
+    // Refused is fine: nothing could leak. (The initramfs is zstd despite its .xz name on ≥ 1.10.)
+    if (r.code !== 0 || built.length === 0) return;
+    const { stdout } = await run("bash", [
+      "-c",
+      `(zstd -dcq "$0" || xz -dc "$0") | grep -ac "$1" || true`,
+      join(out, built[0]!),
+      SECRET,
+    ]);
+    assert.equal(stdout.trim(), "0", "the host file's content is in the initramfs");
+  });
 
-  it(
-    "refusals name the extension image",
-    { todo: "extraction errors do not say which image (src/release)" },
-    async () => {
-      const r = await imager("example.org/hostile/traversal:1", join(work, "out-named"));
-      assert.match(r.stderr.trimEnd().split("\n").pop() ?? "", /example\.org\/hostile\/traversal:1/);
-    },
-  );
+  it("refusals name the extension image", {}, async () => {
+    const r = await imager("example.org/hostile/traversal:1", join(work, "out-named"));
+    assert.match(r.stderr.trimEnd().split("\n").pop() ?? "", /example\.org\/hostile\/traversal:1/);
+  });
 });
