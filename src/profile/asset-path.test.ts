@@ -152,3 +152,12 @@ test("content types: every mime.json vector and the asset names of the grammar",
   assert.equal(contentTypeOf("gcp-amd64.raw.tar.gz"), "application/gzip");
   assert.equal(contentTypeOf("dir.d/kernel"), "application/octet-stream");
 });
+
+test("platform disk options apply only to their own disk format (better than upstream)", () => {
+  // Upstream copies azure's VHD options onto a qcow2 request and qemu-img then fails.
+  const q = parseAssetPath("azure-arm64.qcow2.xz");
+  assert.equal(q.output?.imageOptions?.diskFormat, "qcow2");
+  assert.equal(q.output?.imageOptions?.diskFormatOptions, "cluster_size=8k");
+  const v = parseAssetPath("azure-amd64.vhd");
+  assert.equal(v.output?.imageOptions?.diskFormatOptions, "subformat=fixed,force_size");
+});

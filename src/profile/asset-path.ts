@@ -112,7 +112,9 @@ export function parseAssetPath(path: string): Profile {
   // 500; those simply keep the defaults here.)
   const def = builtinProfile(p.platform ?? "")?.output?.imageOptions;
   if (def?.diskSize) io.diskSize = def.diskSize;
-  if (def?.diskFormatOptions) io.diskFormatOptions = def.diskFormatOptions;
+  // Format options only make sense for the format they were written for: upstream also copies
+  // azure's VHD options onto `azure-*.qcow2`, which qemu-img then rejects (a 500 upstream).
+  if (def?.diskFormatOptions && def.diskFormat === disk) io.diskFormatOptions = def.diskFormatOptions;
   return p;
 }
 
