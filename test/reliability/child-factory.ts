@@ -63,7 +63,9 @@ if (values.storage === undefined || values.release === undefined) {
   process.exit(2);
 }
 const config = resolveConfig({
-  http: { listen: "127.0.0.1:0" },
+  // A fixed external URL: it is part of every asset (the `schematic` extension names it), so a
+  // restarted factory on another port must still find the assets it cached before.
+  http: { listen: "127.0.0.1:0", externalURL: "http://factory.bootforge.test/" },
   storage: { dir: values.storage },
   release: { source: "layout", layout: values.release },
   build: { maxConcurrency: 2, maxQueue: 64 },
@@ -71,7 +73,5 @@ const config = resolveConfig({
 const pipeline = new SlowUkiPipeline(Number(values["uki-mib"]), Number(values["chunk-ms"]), values.journal);
 const factory = await createFactory(config, { pipeline });
 const server = await listen(factory.app, "127.0.0.1:0");
-factory.services.config.http.externalURL = `${server.url}/`;
-factory.services.config.http.externalPXEURL = `${server.url}/`;
 process.stdout.write(`READY ${server.url}\n`);
 process.once("SIGTERM", () => void server.close(1000).then(() => process.exit(0)));

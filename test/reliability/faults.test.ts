@@ -153,7 +153,8 @@ describe("faults: a full disk is reported, not cached", () => {
       assert.match(r.body, /^storage: writing [0-9a-f]+: .*(too large|no space)/i);
     }
     // The cached asset still serves; nothing partial was stored; small writes still work.
-    assert.equal((await sha256(`${f.url}${ukiPath("metal", "amd64")}`)).status, 200);
+    const cached = await sha256(`${f.url}${ukiPath("metal", "amd64")}`);
+    assert.equal(cached.status, 200, cached.body);
     assert.equal(
       (await fetch(`${f.url}/schematics`, { method: "POST", body: "customization: {}\n" })).status,
       201,
