@@ -84,9 +84,34 @@ async function writeFlattened(image: ResolvedImage, pack: tar.Pack): Promise<voi
   pack.finalize();
 }
 
+/** tar-stream's extract header: the decoded PAX records ride along (missing from @types/tar-stream). */
+type PaxHeader = Header & { pax?: Record<string, string> | null };
+
+/** PAX record prefixes of extended attributes (GNU/star, libarchive), e.g. SELinux labels. */
+const XATTR_RECORDS = ["SCHILY.xattr.", "LIBARCHIVE.xattr."];
+
+/**
+ * The extended-attribute records of an entry's PAX header, or undefined when it has none.
+ * `path`, `linkpath` and `size` are left out because tar-stream writes them from the header
+ * again (with the normalised name). tar-stream decodes PAX values as UTF-8, so a binary value
+ * (e.g. `security.capability`) arrives with U+FFFD replacements: such a record is dropped rather
+ * than written back corrupted. Text labels like `security.selinux` pass unchanged.
+ */
+export function xattrRecords(
+  pax: Record<string, string> | null | undefined,
+): Record<string, string> | undefined {
+  if (!pax) return undefined;
+  const kept = Object.entries(pax).filter(
+    ([k, v]) => XATTR_RECORDS.some((p) => k.startsWith(p)) && !v.includes("\uFFFD"),
+  );
+  return kept.length > 0 ? Object.fromEntries(kept) : undefined;
+}
+
 function copyEntry(pack: tar.Pack, h: Header, data: Readable): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const header = { ...h, pax: undefined };
+    // Extension layers record SELinux labels as PAX xattrs: they must survive the flattening.
+    const pax = xattrRecords((h as PaxHeader).pax);
+    const header = { ...h, pax };
     if (h.type === "file" || h.type === "contiguous-file") {
       const sink = pack.entry({ ...header, type: "file" }, (e) => (e ? reject(e) : resolve()));
       data.on("error", reject);

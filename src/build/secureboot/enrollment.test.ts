@@ -110,7 +110,12 @@ describe("enrollment database", () => {
     const other = join(dir, "ms");
     await generateSecureBootKeys(other, { ukiBits: 2048, commonName: "Pretend Microsoft" });
     const msDer = readFileSync(join(other, KEY_FILES.ukiSigningCertDer));
-    const opts = { signer: keys.uki, timestamp: 1700000000, wellKnown: { kek: [msDer], db: [msDer, msDer] } };
+    const opts = {
+      signer: keys.uki,
+      timestamp: 1700000000,
+      encoding: "pem" as const,
+      wellKnown: { kek: [msDer], db: [msDer, msDer] },
+    };
     const a = await generateEnrollmentDatabase(opts);
     const b = await generateEnrollmentDatabase(opts);
     assert.ok(a["db.auth"].equals(b["db.auth"]) && a["PK.auth"].equals(b["PK.auth"]));

@@ -211,8 +211,11 @@ export interface EnrollmentOptions {
   /** The certificate to enroll (default: the signer's). */
   enrolled?: Certificate;
   /**
-   * How the enrolled certificate is stored in the lists. Upstream stores the PEM text
-   * (a quirk, see imager.md §7.6); "der" stores the DER as the UEFI spec intends.
+   * How the enrolled certificate is stored in the lists. Default "der", as the UEFI spec
+   * intends: EDK2/OVMF checks every X.509 entry with `d2i_X509` (CheckSignatureListFormat)
+   * and refuses upstream's PEM text (imager.md §7.6 quirk) with EFI_INVALID_PARAMETER, so
+   * systemd-boot's `secure-boot-enroll` fails on the first variable (db). "pem" reproduces
+   * upstream's bytes.
    */
   encoding?: "pem" | "der";
   /** Extra Microsoft certificates (DER) when including well-known certs, already in upstream's order. */
@@ -228,7 +231,7 @@ export type EnrollmentDatabase = Record<"PK.auth" | "KEK.auth" | "db.auth", Buff
 export async function generateEnrollmentDatabase(opts: EnrollmentOptions): Promise<EnrollmentDatabase> {
   const cert = opts.enrolled ?? opts.signer.certificate;
   const enrolled =
-    (opts.encoding ?? "pem") === "pem" ? Buffer.from(toPem("CERTIFICATE", cert.der), "latin1") : cert.der;
+    (opts.encoding ?? "der") === "pem" ? Buffer.from(toPem("CERTIFICATE", cert.der), "latin1") : cert.der;
   const owner = ownerGuidFor(enrolled);
   const seconds = opts.timestamp ?? buildTimestamp();
   const listFor = (extra: readonly Buffer[]) => {

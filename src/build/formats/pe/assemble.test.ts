@@ -106,6 +106,34 @@ describe("assemblePe", () => {
     assert.equal(out.checkSum, 0);
   });
 
+  test("keeps a short optional header (6 data directories, like Debian's arm64 gnu-efi stub)", async () => {
+    // Rewrite the amd64 stub's header to 6 data directories, moving the section table up.
+    const stub = Buffer.from(readFileSync(DEBIAN_STUB));
+    const pe = stub.readUInt32LE(0x3c);
+    const oh = pe + 24;
+    const sections = stub.readUInt16LE(pe + 6);
+    const table = Buffer.from(stub.subarray(oh + 240, oh + 240 + 40 * sections));
+    stub.writeUInt16LE(160, pe + 20);
+    stub.writeUInt32LE(6, oh + 108);
+    stub.fill(0, oh + 160, oh + 240 + 40 * sections);
+    table.copy(stub, oh + 160);
+    const short = join(dir, "short.stub");
+    writeFileSync(short, stub);
+    const out = join(dir, "short.efi");
+    await assemblePe(
+      { stub: short, timestamp: 0, sections: [{ name: ".cmdline", source: { bytes: Buffer.from("x") } }] },
+      out,
+    );
+    const h = await readPeHeaders(out);
+    assert.equal(h.optionalHeader.length, 160);
+    assert.equal(h.dataDirectories.length, 6);
+    assert.deepEqual(
+      h.sections.map((x) => x.name),
+      [...(await readPeHeaders(DEBIAN_STUB)).sections.map((x) => x.name), ".cmdline"],
+    );
+    assert.ok(h.certificateTableEntryOffset > 0, "still signable");
+  });
+
   test("refuses a stub that is not PE", async () => {
     const notPe = join(dir, "not-pe");
     writeFileSync(notPe, "hello");

@@ -46,6 +46,8 @@ const DOS_HEADER_LENGTH = 0x40;
 const DOS_HEADER_PADDING = 0x40;
 const FILE_HEADER_SIZE = 20;
 const OPTIONAL_HEADER64_SIZE = 240;
+/** PE32+ fixed fields (112) plus data directories up to the certificate table (index 4). */
+const MIN_OPTIONAL_HEADER64_SIZE = 112 + 8 * (CERTIFICATE_TABLE_INDEX + 1);
 const SECTION_HEADER_SIZE = 40;
 const APPENDED_CHARACTERISTICS = IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ;
 
@@ -58,8 +60,14 @@ export async function assemblePe(opts: AssembleOptions, outPath: string): Promis
   const stub = await readPeHeaders(opts.stub);
   const what = `stub ${opts.stub}`;
   if (stub.magic !== PE32PLUS_MAGIC) throw unsupported(`${what}: only PE32+ stubs can be assembled`);
-  if (stub.optionalHeader.length !== OPTIONAL_HEADER64_SIZE) {
-    throw unsupported(`${what}: optional header is ${stub.optionalHeader.length} bytes, expected 240`);
+  // Upstream's stubs (and Debian's amd64 one) have the full 240-byte header with 16 data
+  // directories; Debian's arm64 systemd-stub 252 (gnu-efi's hand-written header) has only 6.
+  // The header is copied as it is, so any size that reaches the certificate table works.
+  const optionalHeaderSize = stub.optionalHeader.length;
+  if (optionalHeaderSize < MIN_OPTIONAL_HEADER64_SIZE || optionalHeaderSize > OPTIONAL_HEADER64_SIZE) {
+    throw unsupported(
+      `${what}: optional header is ${optionalHeaderSize} bytes, expected ${MIN_OPTIONAL_HEADER64_SIZE} to ${OPTIONAL_HEADER64_SIZE}`,
+    );
   }
   if ((stub.dataDirectories[CERTIFICATE_TABLE_INDEX]?.size ?? 0) !== 0) {
     // A kept certificate table would point at bytes that no longer exist in the output.
@@ -107,7 +115,7 @@ export async function assemblePe(opts: AssembleOptions, outPath: string): Promis
     DOS_HEADER_LENGTH +
       DOS_HEADER_PADDING +
       FILE_HEADER_SIZE +
-      OPTIONAL_HEADER64_SIZE +
+      optionalHeaderSize +
       SECTION_HEADER_SIZE * placed.length,
     fileAlignment,
   );
@@ -116,7 +124,7 @@ export async function assemblePe(opts: AssembleOptions, outPath: string): Promis
     DOS_HEADER_PADDING +
     4 +
     FILE_HEADER_SIZE +
-    OPTIONAL_HEADER64_SIZE +
+    optionalHeaderSize +
     SECTION_HEADER_SIZE * placed.length;
   if (headerEnd > sizeOfHeaders) throw unsupported(`${what}: section table does not fit in SizeOfHeaders`);
 
@@ -169,7 +177,7 @@ export async function assemblePe(opts: AssembleOptions, outPath: string): Promis
   head.writeUInt32LE(sizeOfHeaders, oh + 60);
   head.writeUInt32LE(0, oh + 64); // CheckSum
 
-  let sh = oh + OPTIONAL_HEADER64_SIZE;
+  let sh = oh + optionalHeaderSize;
   for (const p of placed) {
     head.write(p.name, sh, 8, "latin1");
     head.writeUInt32LE(p.virtualSize, sh + 8);

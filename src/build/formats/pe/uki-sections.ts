@@ -91,8 +91,19 @@ export function extraUkiProfiles(kind: UkiProfileOutputKind, cmdline: string): U
 
 /** The stub's `.sbat` data cut to VirtualSize (measured into PCR 11, never appended). */
 export async function stubSbat(stubPath: string): Promise<Buffer> {
+  const sbat = await findStubSbat(stubPath);
+  if (!sbat) throw invalidInput(`stub ${stubPath}: could not find SBAT section`);
+  return sbat;
+}
+
+/**
+ * The stub's `.sbat` data, or undefined when its section table has none. Talos' stubs always
+ * have one; Debian's arm64 systemd-stub 252 is a gnu-efi image whose hand-written PE header
+ * lists only `.text` and `.data` (the SBAT data sits inside `.data`), so there is nothing to
+ * measure and systemd-stub 252 would not measure it either.
+ */
+export async function findStubSbat(stubPath: string): Promise<Buffer | undefined> {
   const headers = await readPeHeaders(stubPath);
   const s = findSection(headers, ".sbat");
-  if (!s) throw invalidInput(`stub ${stubPath}: could not find SBAT section`);
-  return readSectionData(stubPath, s);
+  return s ? readSectionData(stubPath, s) : undefined;
 }

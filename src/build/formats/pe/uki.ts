@@ -8,7 +8,13 @@ import { Quirks } from "../../../profile/quirks.js";
 import { assemblePe, type PlacedSection } from "./assemble.js";
 import { bytesOf, type ByteSource } from "./byte-source.js";
 import { bootforgeSplash } from "./splash-bmp.js";
-import { discoverKernelVersion, osRelease, profileText, stubSbat, type UkiProfile } from "./uki-sections.js";
+import {
+  discoverKernelVersion,
+  osRelease,
+  profileText,
+  findStubSbat,
+  type UkiProfile,
+} from "./uki-sections.js";
 
 /** Inputs of a UKI build. */
 export interface UkiInputs {
@@ -47,7 +53,9 @@ export async function planUkiSections(inputs: UkiInputs, pcrPublicKey?: string):
   const plan: PlannedSection[] = [];
   const add = (name: string, source: ByteSource, append = true) =>
     plan.push({ name, source, measure: true, append });
-  add(".sbat", bytesOf(await stubSbat(inputs.stub)), false);
+  // Upstream requires the stub's `.sbat`; we skip it only for stubs without one (see findStubSbat).
+  const sbat = await findStubSbat(inputs.stub);
+  if (sbat) add(".sbat", bytesOf(sbat), false);
   add(".osrel", bytesOf(osRelease(inputs.version, inputs.name)));
   add(".cmdline", bytesOf(inputs.cmdline));
   const uname = inputs.uname === undefined ? await discoverKernelVersion(inputs.kernel) : inputs.uname;
