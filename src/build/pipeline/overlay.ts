@@ -5,7 +5,7 @@
  * installer's `get-options` reply supplies kernel args and the partition offset.
  */
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { invalidInput } from "../../errors/index.js";
 import type { ContainerAsset, OverlayOptionValue, Profile } from "../../profile/model.js";
 import type { ReleaseSource } from "../../release/release-source.js";
@@ -30,7 +30,8 @@ function overlayImage(profile: Profile): ContainerAsset {
 
 /** The extracted overlay image of `profile` (shared, read-only cache directory). */
 export async function pullOverlay(release: ReleaseSource, asset: ContainerAsset): Promise<string> {
-  return (await release.containerAsset(asset)).dir;
+  // Absolute: the installer is executed by path from inside its sandbox, whose cwd differs.
+  return resolve((await release.containerAsset(asset)).dir);
 }
 
 /** The overlay's `/profiles/*.yaml`, for `resolveProfile`'s `extraProfiles` (upstream merges them first). */
