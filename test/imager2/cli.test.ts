@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtemp, open, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -233,6 +233,24 @@ test("guide installer example: installer-amd64.tar that skopeo reads, reproducib
   assert.deepEqual(m?.RepoTags, [`ghcr.io/siderolabs/installer-base:${VERSION}`]);
   assert.equal((await imager(flags, b)).code, 0);
   assert.ok(await sameBytes(tarPath, join(b, "installer-amd64.tar")), "installer rebuild differs");
+
+  // --image-cache from an OCI layout (any single image stands in for a cache): the ISO carries it
+  const cache = join(scratch, "cache-layout");
+  const c = spawnSync("skopeo", ["copy", "-q", `docker-archive:${tarPath}`, `oci:${cache}:cache`], {
+    encoding: "utf8",
+  });
+  assert.equal(c.status, 0, c.stderr);
+  const isoOut = join(scratch, "iso-cache");
+  const ri = await imager(["iso", "--arch", "amd64", "--image-cache", cache], isoOut);
+  assertLines(ri, ["ISO ready", `output asset path: ${join(isoOut, "metal-amd64.iso")}`]);
+  const ls = spawnSync(
+    "xorriso",
+    ["-indev", join(isoOut, "metal-amd64.iso"), "-find", "/imagecache", "-type", "f"],
+    {
+      encoding: "utf8",
+    },
+  );
+  assert.match(ls.stdout, /\/imagecache\/usr\/install\/amd64\/vmlinuz\.efi/, ls.stdout + ls.stderr);
 });
 
 test("guide SBC overlay example: the overlay's profile, kernel args, partition offset and install step", async () => {
@@ -289,7 +307,11 @@ test("guide SBC overlay example: the overlay's profile, kernel args, partition o
 
 test("failures: exit codes, the cause last, nothing in the output directory", async () => {
   const out = join(scratch, "bad");
+  const config = join(scratch, "machine-config.yaml");
+  await writeFile(config, "version: v1alpha1\n");
   const cases: [string[], number, RegExp][] = [
+    // the embedded-config virtual extension exists from Talos 1.12; the fixture release is 1.11
+    [["metal", "--arch", "amd64", "--embedded-config-path", config], 3, /requires Talos 1\.12/],
     [
       ["metal", "--arch", "arm64", "--overlay-image", OVERLAY_REF, "--overlay-name", "nope"],
       2,
