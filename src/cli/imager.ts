@@ -296,7 +296,8 @@ export async function main(argv: string[]): Promise<void> {
   let profile: Profile;
   try {
     const partial = readInvocation(profileArg, flags);
-    const extraProfiles = await overlayProfilesFor(partial, flags, options);
+    // --dry-run stays offline: it does not pull the overlay to consult its profiles.
+    const extraProfiles = flags.dryRun ? undefined : await overlayProfilesFor(partial, flags, options);
     profile = resolvePartial(partial, profileArg === "-", flags, options.keysDir, extraProfiles);
     if (flags.dryRun) {
       process.stdout.write(dumpProfile(profile));
