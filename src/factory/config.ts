@@ -112,13 +112,29 @@ function envValue(raw: string): unknown {
   return raw;
 }
 
-/** Applies `BOOTFORGE_<SECTION>_<KEY>` variables; unknown BOOTFORGE_ variables are errors. */
+/**
+ * Variables other Bootforge tools read (imager cache, fixture builder, launcher, tests): never
+ * configuration, so a shell that sets them can still start the factory.
+ */
+const TOOL_VARIABLES = new Set([
+  "BOOTFORGE_SHARED",
+  "BOOTFORGE_CONFIG",
+  "BOOTFORGE_CACHE_DIR",
+  "BOOTFORGE_DIST",
+  "BOOTFORGE_FIXTURES_OUT",
+  "BOOTFORGE_FIXTURES_CACHE",
+  "BOOTFORGE_GRUB_DIR",
+  "BOOTFORGE_RELEASE_SOURCE",
+  "BOOTFORGE_TEST_RELEASE",
+]);
+
+/** Applies `BOOTFORGE_<SECTION>_<KEY>` variables; other unknown BOOTFORGE_ variables are errors. */
 export function configFromEnv(env: NodeJS.ProcessEnv): RawConfig {
   const byName = new Map(leafPaths().map((p) => [`BOOTFORGE_${p.join("_").toUpperCase()}`, p]));
   const out: RawConfig = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith("BOOTFORGE_") || value === undefined) continue;
-    if (name === "BOOTFORGE_SHARED" || name === "BOOTFORGE_CONFIG") continue;
+    if (TOOL_VARIABLES.has(name)) continue;
     const path = byName.get(name);
     if (path === undefined) throw invalidInput(`unknown configuration variable ${name}`);
     setPath(out, path, envValue(value));

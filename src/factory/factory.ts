@@ -7,18 +7,20 @@ import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { KEY_FILES } from "../build/secureboot/keys.js";
 import { BootforgeError } from "../errors/index.js";
-import { OciLayout } from "../oci/layout.js";
 import { RegistryClient } from "../oci/client.js";
+import { repoWithNamespace } from "../release/catalogs.js";
+import type { ReleaseLocation } from "../release/release-location.js";
+import { TalosReleases } from "../release/talos-releases.js";
 import { createApp, type FactoryApp, type RouteModule } from "./app.js";
 import { AssetBuilder, type AssetPipeline } from "./build/asset-builder.js";
+import { ImagerPipeline } from "./build/imager-pipeline.js";
 import { BuildQueue } from "./build-queue.js";
 import type { ResolvedConfig } from "./config.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { FactoryMetrics } from "./metrics.js";
 import { InstallerRegistry } from "./registry/installer-registry.js";
-import { ReleaseSource } from "./release/release-source.js";
-import { layoutOpener, registryOpener } from "./release/repo-openers.js";
 import { accessLog } from "./routes/access-log.js";
+import { onBound } from "./server.js";
 import { imageRoutes } from "./routes/image.js";
 import { metaRoutes } from "./routes/meta.js";
 import { pxeRoutes } from "./routes/pxe.js";
@@ -39,7 +41,7 @@ export const SERVER_VERSION = "v0.1.0";
 /** Extra wiring a caller may supply (tests, the CLI). */
 export interface FactoryOptions {
   logger?: Logger;
-  /** The imager pipeline for every output kind beyond kernel and cmdline. */
+  /** The asset pipeline (default: the imager pipeline, `ImagerPipeline`). */
   pipeline?: AssetPipeline;
   /** Registry client for registry storage and registry release sources. */
   registryClient?: RegistryClient;
@@ -74,6 +76,26 @@ async function openStores(
   return { assets: store, schematics: store.schematicStore(), local };
 }
 
+/** The configured release location (upstream's `<registry>/<namespace>/siderolabs/*`, or a layout). */
+function releaseLocation(config: ResolvedConfig): ReleaseLocation {
+  if (config.release.source === "registry") {
+    return {
+      kind: "registry",
+      registry: config.release.registry,
+      namespace: repoWithNamespace("", config.release.namespace, "siderolabs"),
+      ...(config.release.insecure ? { insecure: true } : {}),
+    };
+  }
+  const dir = config.release.layout;
+  if (dir === undefined) {
+    throw new BootforgeError(
+      "invalid-input",
+      "configuration release.layout is required for a layout (or demo) release source",
+    );
+  }
+  return { kind: "oci-layout", dir };
+}
+
 /** Builds the factory from configuration. */
 export async function createFactory(config: ResolvedConfig, opts: FactoryOptions = {}): Promise<Factory> {
   const logger = opts.logger ?? silentLogger;
@@ -89,27 +111,14 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
   const stores = await openStores(config, getClient);
   const metrics = new FactoryMetrics();
 
-  let opener;
-  if (config.release.source === "registry") {
-    opener = registryOpener(getClient(), config.release.registry, config.release.namespace);
-  } else {
-    const dir = config.release.layout;
-    if (dir === undefined) {
-      throw new BootforgeError(
-        "invalid-input",
-        "configuration release.layout is required for a layout (or demo) release source",
-      );
-    }
-    opener = layoutOpener(await OciLayout.open(dir));
-  }
-  const release = new ReleaseSource({
-    open: opener,
+  const release = new TalosReleases({
+    location: releaseLocation(config),
     policy: {
       minTalosVersion: config.build.minTalosVersion,
       brokenTalosVersions: config.build.brokenTalosVersions,
     },
-    registry: config.release.registry,
-    namespace: config.release.namespace,
+    catalog: { registry: config.release.registry, namespace: config.release.namespace },
+    ...(config.release.source === "registry" ? { registryClient: getClient() } : {}),
     cacheDir: join(config.storage.dir, "release"),
   });
 
@@ -137,19 +146,27 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     });
   }
 
+  // Scratch space is emptied at start: a crashed build leaves nothing that could be served.
+  const scratch = join(config.storage.dir, "scratch");
+  await rm(scratch, { recursive: true, force: true });
+  await mkdir(scratch, { recursive: true });
+  const pipeline =
+    opts.pipeline ??
+    (await ImagerPipeline.create({
+      scratchDir: join(scratch, "builds"),
+      keysDir: config.secureBoot.keysDir,
+      logger,
+    }));
   const assets = new AssetBuilder({
     store: stores.assets,
     release,
     queue,
     metrics,
     timeoutMs: config.build.timeoutSeconds * 1000,
-    externalURL: config.http.externalURL,
+    externalURL: () => config.http.externalURL,
     secureBootEnabled: config.secureBoot.enabled,
-    pipeline: opts.pipeline,
+    pipeline,
   });
-  const scratch = join(config.storage.dir, "scratch");
-  await rm(scratch, { recursive: true, force: true });
-  await mkdir(scratch, { recursive: true });
   let n = 0;
   const installers = await InstallerRegistry.open(join(config.storage.dir, "registry"), assets, (hint) => {
     const path = join(scratch, `${hint}-${process.pid}-${n++}.tar`);
@@ -190,5 +207,11 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     },
     modules,
   );
+  // With port 0 the derived external URLs name port 0; once bound they name the real port.
+  onBound(app, (url) => {
+    const derivedFromPortZero = (u: string) => /^http:\/\/[^/]+:0\/$/.test(u);
+    if (derivedFromPortZero(config.http.externalURL)) config.http.externalURL = `${url}/`;
+    if (derivedFromPortZero(config.http.externalPXEURL)) config.http.externalPXEURL = `${url}/`;
+  });
   return { app, services, queue };
 }

@@ -137,6 +137,10 @@ export class FactoryMetrics {
     "image_factory_profile_system_extension_hits_total",
     "Extension and overlay uses in built assets.",
   );
+  readonly layers = new Counter(
+    "bootforge_layer_cache_total",
+    "Intermediate build layers (the initramfs with extensions) by layer and hit or miss.",
+  );
   readonly #gauges: Gauge[] = [];
 
   /** Adds a gauge read at scrape time (queue depth, running builds). */
@@ -156,6 +160,7 @@ export class FactoryMetrics {
       this.buildErrors,
       this.buildSeconds,
       this.extensionHits,
+      this.layers,
       ...this.#gauges,
     ];
     return all.map((m) => m.render()).join("\n") + "\n";

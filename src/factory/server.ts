@@ -17,6 +17,13 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
+const boundHooks = new WeakMap<FactoryApp, (url: string) => void>();
+
+/** Registers what to do once `app` is bound (e.g. fill in URLs that named port 0). */
+export function onBound(app: FactoryApp, hook: (url: string) => void): void {
+  boundHooks.set(app, hook);
+}
+
 /** Listens on `listen` (`host:port`; port 0 picks a free one). */
 export async function listen(app: FactoryApp, listenAddr: string): Promise<RunningServer> {
   const [host, port] = splitListen(listenAddr);
@@ -30,8 +37,10 @@ export async function listen(app: FactoryApp, listenAddr: string): Promise<Runni
   http.keepAliveTimeout = 5_000;
   const addr = http.address() as AddressInfo;
   const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const url = `http://${shownHost}:${addr.port}`;
+  boundHooks.get(app)?.(url);
   return {
-    url: `http://${shownHost}:${addr.port}`,
+    url,
     port: addr.port,
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {

@@ -3,14 +3,14 @@ import type { AssetBuilder } from "./build/asset-builder.js";
 import type { ResolvedConfig } from "./config.js";
 import type { InstallerRegistry } from "./registry/installer-registry.js";
 import type { FactoryMetrics } from "./metrics.js";
-import type { ReleaseSource } from "./release/release-source.js";
+import type { TalosReleases } from "../release/talos-releases.js";
 import type { SchematicService } from "./schematic-service.js";
 
 /** Everything a route module may use. */
 export interface FactoryServices {
   config: ResolvedConfig;
   schematics: SchematicService;
-  release: ReleaseSource;
+  release: TalosReleases;
   assets: AssetBuilder;
   installers: InstallerRegistry;
   metrics: FactoryMetrics;

@@ -13,8 +13,13 @@ export function uiBackend(s: FactoryServices, serverVersion: string): UiBackend 
       return { id: stored.id, yaml: stored.canonical };
     },
     getSchematic: async (id) => (await s.schematics.get(id))?.canonical,
-    externalURL: s.config.http.externalURL.replace(/\/+$/, ""),
-    externalPXEURL: s.config.http.externalPXEURL.replace(/\/+$/, ""),
+    // Read live: with port 0 the URLs are only known once the socket is bound.
+    get externalURL() {
+      return s.config.http.externalURL.replace(/\/+$/, "");
+    },
+    get externalPXEURL() {
+      return s.config.http.externalPXEURL.replace(/\/+$/, "");
+    },
     serverVersion,
   };
 }

@@ -28,7 +28,12 @@ export function zstdStream(mode: "compress" | "decompress", level = 3): Duplex {
   child.stderr.on("data", (b: Buffer) => {
     if (stderr.length < 2048) stderr += b.toString();
   });
-  const duplex = Duplex.from({ writable: child.stdin, readable: child.stdout });
+  // stdout alone is not the verdict: zstd reports a truncated or corrupt frame only through its
+  // exit status, after stdout has already ended. So the readable side ends only once the process
+  // has exited with 0; otherwise a cut-off stream would pass as a short, "successful" one.
+  const out = new PassThrough();
+  child.stdout.pipe(out, { end: false });
+  const duplex = Duplex.from({ writable: child.stdin, readable: out });
   child.on("error", (e: NodeJS.ErrnoException) => {
     duplex.destroy(
       e.code === "ENOENT"
@@ -37,7 +42,9 @@ export function zstdStream(mode: "compress" | "decompress", level = 3): Duplex {
     );
   });
   child.on("close", (code, signal) => {
-    if (code !== 0 && !duplex.destroyed) {
+    if (code === 0) {
+      if (!out.destroyed) out.end();
+    } else if (!duplex.destroyed) {
       duplex.destroy(
         new BootforgeError(
           "io",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, test } from "node:test";
 import { isBootforgeError } from "../errors/index.js";
@@ -129,4 +129,145 @@ test("a corrupted blob in a layout is caught by its digest", async () => {
     readSmallBlob(layout, d),
     (e) => isBootforgeError(e, "io") && /digest mismatch/.test(e.message),
   );
+});
+
+/** The bytes of a tar of `entries`, compressed with `c`. */
+async function tarBytes(entries: LayerEntry[], c: "gzip" | "zstd" | "none" = "none"): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const b of tarStream(entries, { keepOrder: true }).pipe(compressor(c))) out.push(b as Buffer);
+  return Buffer.concat(out);
+}
+
+/** Settles with `p`, or rejects as a hang after `ms`: a hostile archive must never stall extraction. */
+async function noHang<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`hang: ${what} did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+for (const c of ["none", "gzip", "zstd"] as const) {
+  test(`a ${c} tar truncated inside a file's data is refused promptly, naming the entry`, async () => {
+    const full = await tarBytes(
+      [
+        { path: "dir", type: "directory" },
+        { path: "dir/file", content: Buffer.alloc(3000, 0x41) },
+      ],
+      c,
+    );
+    // Plain: 512 (dir) + 512 (header) + 988 of the 3000 data bytes. Compressed: half the stream.
+    const cut = c === "none" ? full.subarray(0, 1500) : full.subarray(0, Math.floor(full.length / 2));
+    const dest = join(root, `trunc-${c}`);
+    await mkdir(dest);
+    await assert.rejects(noHang(extractTar(Readable.from([cut]), dest), 5000, "truncated tar"), (e) => {
+      assert.ok(isBootforgeError(e), String(e));
+      assert.ok(e.kind === "io" || e.kind === "invalid-input", e.kind);
+      if (c === "none") assert.ok(e.message.includes('"dir/file"'), `names the entry: ${e.message}`);
+      return true;
+    });
+    // A partial file must not be left looking complete.
+    await assert.rejects(lstat(join(dest, "dir/file")), { code: "ENOENT" });
+  });
+}
+
+/** Small deterministic PRNG (mulberry32), so a failing case can be replayed from its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Asserts that everything under `sandbox` is `root/…` made of files, directories and contained symlinks. */
+async function assertSafeTree(sandbox: string): Promise<void> {
+  assert.deepEqual(await readdir(sandbox), ["root"], "nothing written beside the destination");
+  const walk = async (rel: string): Promise<void> => {
+    for (const name of await readdir(join(sandbox, "root", rel))) {
+      const r = rel ? `${rel}/${name}` : name;
+      const st = await lstat(join(sandbox, "root", r));
+      if (st.isDirectory()) await walk(r);
+      else if (st.isSymbolicLink()) {
+        const to = await readlink(join(sandbox, "root", r));
+        if (!to.startsWith("/")) {
+          const resolved = posix.normalize(posix.join(posix.dirname(r), to));
+          assert.ok(resolved !== ".." && !resolved.startsWith("../"), `symlink ${r} -> ${to} escapes`);
+        }
+      } else assert.ok(st.isFile(), `${r} is a regular file`);
+    }
+  };
+  await walk("");
+}
+
+test("300+ seeded corruptions and truncations of valid archives never hang and fail only with typed errors", async () => {
+  const bases: LayerEntry[][] = [
+    [
+      { path: "dir", type: "directory" },
+      { path: "dir/file", content: Buffer.alloc(3000, 0x41) },
+    ],
+    [
+      { path: "bin", type: "directory" },
+      { path: "bin/tool", content: "#!/bin/sh\necho tool\n", mode: 0o755 },
+      { path: "bin/sh", type: "symlink", linkname: "tool" },
+      { path: "bin/again", type: "link", linkname: "bin/tool" },
+      { path: "empty", content: "" },
+      { path: `long/${"n".repeat(150)}/deep`, content: Buffer.alloc(700, 7) },
+      { path: "big", content: Buffer.from(Array.from({ length: 20000 }, (_, i) => (i * 31) & 0xff)) },
+    ],
+  ];
+  const seed = 0x5eed;
+  const rand = prng(seed);
+  const int = (n: number) => Math.floor(rand() * n);
+  const outcomes = { ok: 0, refused: 0 };
+  const started = Date.now();
+  let i = 0;
+  for (const c of ["none", "gzip", "zstd"] as const) {
+    const archives = await Promise.all(bases.map((b) => tarBytes(b, c)));
+    for (let k = 0; k < 110; k++, i++) {
+      const base = archives[int(archives.length)]!;
+      let bytes = Buffer.from(base);
+      const op = int(4);
+      if (op === 0) bytes = bytes.subarray(0, int(bytes.length));
+      else if (op === 1) {
+        for (let f = 1 + int(4); f > 0; f--) bytes[int(bytes.length)]! ^= 1 << int(8);
+      } else if (op === 2) {
+        const at = int(bytes.length);
+        bytes.fill(int(256), at, Math.min(bytes.length, at + 1 + int(64)));
+      } else {
+        // Corrupt, then truncate: the nastiest mix for a streaming parser.
+        bytes[int(bytes.length)]! ^= 0xff;
+        bytes = bytes.subarray(0, int(bytes.length));
+      }
+      // Feed in random chunk sizes so the parser sees different boundaries.
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < bytes.length;) {
+        const len = 1 + int(4096);
+        chunks.push(bytes.subarray(at, at + len));
+        at += len;
+      }
+      const sandbox = join(root, `fuzz-${i}`);
+      await mkdir(join(sandbox, "root"), { recursive: true });
+      const what = `case ${i} (seed ${seed}, ${c}, op ${op}, ${bytes.length} bytes)`;
+      try {
+        await noHang(extractTar(Readable.from(chunks), join(sandbox, "root")), 5000, what);
+        outcomes.ok++;
+      } catch (e) {
+        assert.ok(isBootforgeError(e), `${what}: not a BootforgeError: ${String(e)}`);
+        outcomes.refused++;
+      }
+      await assertSafeTree(sandbox);
+      await rm(sandbox, { recursive: true, force: true });
+    }
+  }
+  assert.ok(i >= 300, `ran ${i} cases`);
+  assert.ok(outcomes.refused > 0, "some cases must be refused");
+  assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
 });

@@ -3,8 +3,7 @@
  * through symlinks, symlinks or hard links pointing outside), device nodes and FIFOs, and stops
  * decompression bombs with byte and entry limits. Errors name the offending entry.
  */
-import { createWriteStream } from "node:fs";
-import { chmod, lstat, link, mkdir, rm, symlink, utimes } from "node:fs/promises";
+import { chmod, lstat, link, mkdir, open, rm, symlink, utimes } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { Transform, type Readable, type TransformCallback, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -52,13 +51,23 @@ export async function extractTar(
   const ex = tar.extract();
   const feeding = pipeline(raw, new ByteLimit(maxBytes + 1024 * 1024), ex as unknown as Writable);
   feeding.catch(() => undefined);
+  // When the input side fails (truncated or corrupt tar, bad compression, size limit), whatever
+  // the loop is awaiting is abandoned through this promise, so no entry stream can stall it.
+  let stop: (e: unknown) => void = () => undefined;
+  const stopped = new Promise<never>((_, reject) => (stop = reject));
+  stopped.catch(() => undefined);
+  feeding.catch((e: unknown) => stop(e));
   const dirModes: [string, number, Date][] = [];
   const safeDirs = new Set<string>([""]);
   let entries = 0;
   let bytes = 0;
+  let current: string | undefined;
+  let partial: string | undefined;
+  let writing: Promise<void> | undefined;
   try {
     for await (const entry of ex) {
       const h = entry.header;
+      current = h.name;
       const data = entry as unknown as Readable;
       const fail = (why: string, kind: "invalid-input" | "unsupported" | "too-large" = "invalid-input") =>
         new BootforgeError(kind, `unsafe tar entry ${JSON.stringify(h.name)}: ${why}`);
@@ -88,10 +97,17 @@ export async function extractTar(
           if (bytes > maxBytes)
             throw fail(`extracted size exceeds the limit of ${maxBytes} bytes`, "too-large");
           await removeExisting(target, fail);
-          // `wx` never follows or reuses an existing path, so a planted symlink cannot redirect the write.
-          await pipeline(data, createWriteStream(target, { flags: "wx", mode: 0o600 }));
+          partial = target;
+          writing = writeEntry(entry, target, h.size ?? 0, fail);
+          writing.catch(() => undefined);
+          await Promise.race([writing, stopped]).catch((e: unknown) => {
+            // Ends the entry so the abandoned writer closes its file instead of waiting forever.
+            data.destroy();
+            throw e;
+          });
           await chmod(target, (h.mode ?? 0o644) & 0o7777);
           await utimes(target, mtime, mtime);
+          partial = undefined;
           break;
         }
         case "symlink": {
@@ -132,13 +148,17 @@ export async function extractTar(
     await feeding;
   } catch (e) {
     (ex as unknown as Writable).destroy();
-    const err = await feeding.then(
-      () => e,
-      (fe: unknown) => (fe instanceof BootforgeError && !(e instanceof BootforgeError) ? fe : e),
+    const fe = await feeding.then(
+      () => undefined,
+      (x: unknown) => x,
     );
-    throw err instanceof BootforgeError
-      ? err
-      : new BootforgeError("io", `extraction failed: ${(err as Error).message}`, { cause: err });
+    // A file cut short must not stay behind looking complete. The writer settles promptly once its
+    // entry is destroyed; waiting for it keeps a late open() from recreating the removed file.
+    if (partial) {
+      await writing?.catch(() => undefined);
+      await rm(partial, { force: true }).catch(() => undefined);
+    }
+    throw explain(e, fe, current);
   }
   // Directory modes last, deepest first, so read-only directories do not block their own contents.
   for (const [path, mode, mtime] of dirModes.reverse()) {
@@ -146,6 +166,46 @@ export async function extractTar(
     await utimes(path, mtime, mtime);
   }
   return { entries, bytes };
+}
+
+/**
+ * Writes one file entry by reading the tar-stream entry through its own async iterator: node's
+ * `pipeline` never settles on a streamx entry that was destroyed before it was attached (the
+ * extractor destroys the current entry as soon as the input ends early), which made a truncated
+ * archive hang. The iterator rejects on a destroyed entry, and the byte count catches a short one.
+ */
+async function writeEntry(
+  entry: AsyncIterable<unknown>,
+  target: string,
+  size: number,
+  fail: (why: string) => BootforgeError,
+): Promise<void> {
+  // `wx` never follows or reuses an existing path, so a planted symlink cannot redirect the write.
+  const fh = await open(target, "wx", 0o600);
+  let n = 0;
+  try {
+    for await (const c of entry) {
+      const chunk = c as Buffer;
+      n += chunk.length;
+      await fh.write(chunk);
+    }
+  } finally {
+    await fh.close();
+  }
+  if (n !== size) throw fail(`data ends after ${n} of ${size} bytes (truncated archive)`);
+}
+
+/** The error to report: our own refusals as they are, otherwise a typed error naming where the tar broke. */
+function explain(e: unknown, fromInput: unknown, entry: string | undefined): BootforgeError {
+  if (e instanceof BootforgeError) return e;
+  if (fromInput instanceof BootforgeError) return fromInput;
+  const where = entry === undefined ? "before the first entry" : `in entry ${JSON.stringify(entry)}`;
+  if (typeof (e as NodeJS.ErrnoException | undefined)?.syscall === "string")
+    return new BootforgeError("io", `extraction failed ${where}: ${(e as Error).message}`, { cause: e });
+  // Anything else comes from the tar parser or a stream that ended early: the archive is bad.
+  const cause = fromInput ?? e;
+  const msg = cause instanceof Error ? cause.message : String(cause);
+  return new BootforgeError("invalid-input", `truncated or corrupt tar ${where}: ${msg}`, { cause });
 }
 
 /** Normalises a tar name to a relative path, or undefined when it is absolute or climbs out. */

@@ -4,7 +4,7 @@
  * place, so readers never see a half-written tree and concurrent callers share one extraction.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { BootforgeError } from "../errors/index.js";
 import { digestAlgorithm, digestHex } from "../oci/digest.js";
@@ -12,10 +12,14 @@ import { extractTar } from "../oci/extract.js";
 import { flattenImage } from "../oci/flatten.js";
 import type { ResolvedImage } from "../oci/image.js";
 
+/** Temporary extraction trees older than this were left by a killed process. */
+const STALE_TMP_MS = 6 * 60 * 60 * 1000;
+
 /** Extracted image trees under `<dir>/rootfs/<alg>-<hex>/`. */
 export class ExtractedImages {
   readonly dir: string;
   readonly #inflight = new Map<string, Promise<string>>();
+  #swept: Promise<void> | undefined;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -31,7 +35,25 @@ export class ExtractedImages {
     return p;
   }
 
+  /**
+   * Removes temporary trees left by a killed process. The cache may be shared by processes running
+   * now, so only trees untouched for longer than any extraction takes are removed.
+   */
+  async #sweepStale(): Promise<void> {
+    const root = join(this.dir, "rootfs");
+    const names = await readdir(root).catch(() => [] as string[]);
+    const cutoff = Date.now() - STALE_TMP_MS;
+    for (const name of names) {
+      if (!name.includes(".tmp-")) continue;
+      const st = await stat(join(root, name)).catch(() => undefined);
+      if (st !== undefined && st.mtimeMs < cutoff)
+        await rm(join(root, name), { recursive: true, force: true });
+    }
+  }
+
   async #extract(image: ResolvedImage): Promise<string> {
+    this.#swept ??= this.#sweepStale();
+    await this.#swept;
     const digest = image.descriptor.digest;
     const final = join(this.dir, "rootfs", `${digestAlgorithm(digest)}-${digestHex(digest)}`);
     if (await isDir(final)) return final;

@@ -42,6 +42,8 @@ export interface ReleaseSourceOptions {
   location?: ReleaseLocation;
   /** Registry client options (credentials, timeouts, cancellation). */
   client?: Omit<ClientOptions, "insecure">;
+  /** One client for every pull instead (the factory's, already configured for insecure hosts). */
+  registryClient?: RegistryClient;
 }
 
 /** A release input image extracted to a directory. */
@@ -71,6 +73,7 @@ export class ReleaseSource {
   readonly #images: ExtractedImages;
   readonly #clientOptions: Omit<ClientOptions, "insecure">;
   readonly #clients = new Map<string, RegistryClient>();
+  readonly #shared: RegistryClient | undefined;
   #layout: Promise<OciLayout> | undefined;
   #imager: Promise<ExtractedImage> | undefined;
 
@@ -80,6 +83,7 @@ export class ReleaseSource {
     this.location = opts.location ?? DEFAULT_RELEASE_LOCATION;
     this.#cacheDir = opts.cacheDir;
     this.#clientOptions = opts.client ?? {};
+    this.#shared = opts.registryClient;
     let images = caches.get(opts.cacheDir);
     if (!images) caches.set(opts.cacheDir, (images = new ExtractedImages(opts.cacheDir)));
     this.#images = images;
@@ -147,15 +151,17 @@ export class ReleaseSource {
 
   /** A system extension image: extracted, shape and manifest validated, version constraint checked. */
   async extension(asset: ContainerAsset): Promise<ExtensionInput> {
-    const img = await this.containerAsset(asset);
+    const label = asset.imageRef ?? (asset.ociPath ? `oci:${asset.ociPath}` : (asset.tarballPath ?? ""));
     try {
+      const img = await this.containerAsset(asset);
       const extension = await loadExtension(img.dir);
       const v = parseTalosVersion(this.version);
       if (v !== undefined) checkCompatibility(extension.manifest, v);
       return { ...img, extension };
     } catch (e) {
-      if (isBootforgeError(e))
-        throw new BootforgeError(e.kind, `error loading extension ${img.name}: ${e.message}`, { cause: e });
+      // Every refusal names the image, so a user with ten extensions knows which one to fix.
+      if (isBootforgeError(e) && !e.message.includes(label))
+        throw new BootforgeError(e.kind, `error loading extension ${label}: ${e.message}`, { cause: e });
       throw e;
     }
   }
@@ -200,6 +206,7 @@ export class ReleaseSource {
   }
 
   #client(insecureHost: string): RegistryClient {
+    if (this.#shared) return this.#shared;
     let c = this.#clients.get(insecureHost);
     if (!c) {
       c = new RegistryClient({ ...this.#clientOptions, insecure: insecureHost ? [insecureHost] : false });

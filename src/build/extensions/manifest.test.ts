@@ -96,3 +96,16 @@ test("content rules reject device-like and world-writable entries", async () => 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a manifest that is a symlink is refused, never followed", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "bf-ext-"));
+  try {
+    await writeFile(join(dir, "host-file"), "version: v1alpha1\nmetadata:\n  name: host\n");
+    const ext = join(dir, "ext");
+    await mkdir(join(ext, "rootfs"), { recursive: true });
+    await symlink(join(dir, "host-file"), join(ext, "manifest.yaml"));
+    await assert.rejects(loadExtension(ext), /manifest\.yaml is not a regular file/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -68,6 +68,10 @@ export async function loadExtension(dir: string): Promise<LoadedExtension> {
     if (e !== "manifest.yaml" && e !== "rootfs") throw invalidInput(`unexpected file ${JSON.stringify(e)}`);
   }
   if (!entries.includes("manifest.yaml")) throw invalidInput("extension manifest is missing");
+  // A manifest symlinked elsewhere would make us read (and maybe echo) a host file.
+  const mst = await lstat(join(dir, "manifest.yaml"));
+  if (!mst.isFile()) throw invalidInput("extension manifest.yaml is not a regular file");
+  if (mst.size > 1024 * 1024) throw invalidInput("extension manifest.yaml is larger than 1 MiB");
   const manifest = parseManifest(await readFile(join(dir, "manifest.yaml"), "utf8"));
   const rootfs = join(dir, "rootfs");
   const st = await lstat(rootfs).catch(() => undefined);

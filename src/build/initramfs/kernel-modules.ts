@@ -3,12 +3,25 @@
  * the base rootfs's kernel modules plus every extension's, run through `depmod`, and only the
  * resulting `modules.*` index files kept as a layer that goes last.
  */
-import { chmod, copyFile, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { invalidInput, ioError } from "../../errors/index.js";
+import { constants } from "node:fs";
+import {
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
+import { join, relative } from "node:path";
+import { BootforgeError, invalidInput, ioError } from "../../errors/index.js";
 import type { Quirks } from "../../profile/quirks.js";
 import type { ExtensionManifest } from "../extensions/manifest.js";
 import { extractCpioMember } from "../formats/cpio.js";
+import { isInside, realPathOrUndefined, resolveInside } from "./contained.js";
 import { kernelModulesPath } from "./layout.js";
 import { run } from "../tools/run.js";
 
@@ -18,8 +31,8 @@ export const EXTRA_MODULES_CONF = "search extras built-in\n";
 export interface ModulesDepOptions {
   /** The base initramfs (cpio of `init` + `rootfs.sqsh`, xz or zstd). */
   baseInitramfs: string;
-  /** Each extension's `<rootfs>/<modules path>` directory, in layer order. */
-  moduleDirs: readonly string[];
+  /** Extensions providing kernel modules, in layer order: their rootfs and a name for errors. */
+  sources: readonly { rootfs: string; name: string }[];
   quirks: Quirks;
   /** Scratch directory owned by this step (created, left for the caller to remove). */
   workDir: string;
@@ -33,29 +46,49 @@ export interface ModulesDepExtension {
   kernelVersion: string;
 }
 
-async function isDir(path: string): Promise<boolean> {
-  return stat(path).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-}
-
-async function copyMerge(src: string, dest: string): Promise<void> {
-  const st = await stat(src);
+/**
+ * Copies an extension's modules into the depmod tree without following symlinks on either side:
+ * symlinks are recreated verbatim (and checked once the tree is complete), and nothing is written
+ * through a symlink an earlier extension put there. `links` collects the symlinks created.
+ */
+async function copyMerge(
+  src: string,
+  dest: string,
+  owner: string,
+  root: string,
+  links: Map<string, string>,
+): Promise<void> {
+  const st = await lstat(src);
+  const rel = relative(root, src);
+  const existing = await lstat(dest).catch(() => undefined);
+  const conflict = (): BootforgeError =>
+    invalidInput(`${owner}: ${rel} conflicts with a different kind of entry already in the modules tree`);
   if (st.isDirectory()) {
-    await mkdir(dest, { recursive: true });
-    for (const name of await readdir(src)) await copyMerge(join(src, name), join(dest, name));
-  } else {
-    await copyFile(src, dest);
+    if (existing === undefined) await mkdir(dest);
+    else if (!existing.isDirectory()) throw conflict();
+    for (const name of await readdir(src))
+      await copyMerge(join(src, name), join(dest, name), owner, root, links);
+    return;
+  }
+  if (existing?.isDirectory()) throw conflict();
+  if (existing !== undefined) await rm(dest);
+  if (st.isSymbolicLink()) {
+    await symlink(await readlink(src), dest);
+    links.set(dest, `${owner}: ${rel}`);
+  } else if (st.isFile()) {
+    await copyFile(src, dest, constants.COPYFILE_EXCL);
     await chmod(dest, st.mode & 0o777);
+  } else {
+    throw invalidInput(`${owner}: ${rel} is not a regular file, directory or symlink`);
   }
 }
 
 /** Whether an extension rootfs ships kernel modules for this version's layout. */
-export async function providesKernelModules(rootfs: string, quirks: Quirks): Promise<boolean> {
-  return stat(join(rootfs, kernelModulesPath(quirks))).then(
-    () => true,
-    () => false,
+export async function providesKernelModules(rootfs: string, quirks: Quirks, name = rootfs): Promise<boolean> {
+  // A modules directory that is a symlink leading out of the extension is refused, not followed.
+  return (
+    (await resolveInside(rootfs, kernelModulesPath(quirks), `extension ${JSON.stringify(name)}`)) !==
+    undefined
   );
 }
 
@@ -84,16 +117,27 @@ export async function buildModulesDepExtension(options: ModulesDepOptions): Prom
   }
   const kver = versions[0]!.name;
 
-  for (const dir of options.moduleDirs) {
-    const src = join(dir, kver);
-    if (!(await isDir(src))) {
-      throw invalidInput(`copying kernel modules from ${dir} failed: no modules for kernel ${kver}`);
+  const links = new Map<string, string>();
+  for (const { rootfs: extRoot, name } of options.sources) {
+    const owner = `extension ${JSON.stringify(name)}`;
+    const src = await resolveInside(extRoot, `${modPath}/${kver}`, owner);
+    if (src === undefined || !(await lstat(src)).isDirectory()) {
+      throw invalidInput(`copying kernel modules of ${owner} failed: no modules for kernel ${kver}`);
     }
     try {
-      await copyMerge(src, join(modulesRoot, kver));
+      await copyMerge(src, join(modulesRoot, kver), owner, extRoot, links);
     } catch (e) {
-      throw ioError(`copying kernel modules from ${dir} failed: ${(e as Error).message}`, { cause: e });
+      if (e instanceof BootforgeError) throw e;
+      throw ioError(`copying kernel modules of ${owner} failed: ${(e as Error).message}`, { cause: e });
     }
+  }
+  // depmod reads through symlinks, so every one an extension brought must resolve inside the
+  // tree. Checked once all are in place: a later extension's link can redirect an earlier one's.
+  const realTree = await realPathOrUndefined(tree);
+  for (const [link, what] of links) {
+    const real = await realPathOrUndefined(link);
+    if (real !== undefined && (realTree === undefined || !isInside(realTree, real)))
+      throw invalidInput(`${what} is a symlink leading outside the extension's kernel modules tree`);
   }
 
   const conf = join(workDir, "10-extra-modules.conf");
@@ -115,7 +159,8 @@ export async function buildModulesDepExtension(options: ModulesDepOptions): Prom
     await chmod(cur, 0o755);
   }
   for (const entry of await readdir(join(modulesRoot, kver), { withFileTypes: true })) {
-    if (entry.isDirectory() || !entry.name.startsWith("modules.")) continue;
+    // Regular files only (upstream's rule): a symlink named modules.* is never carried over.
+    if (!entry.isFile() || !entry.name.startsWith("modules.")) continue;
     await rename(join(modulesRoot, kver, entry.name), join(dest, entry.name));
   }
   await rm(tree, { recursive: true, force: true });

@@ -1,13 +1,25 @@
 import assert from "node:assert/strict";
 import { createWriteStream } from "node:fs";
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import {
+  copyFile,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { after, before, test } from "node:test";
 import { Quirks } from "../../profile/quirks.js";
-import { cpioChunks, extractCpioMember, listCpioFile } from "../formats/cpio.js";
+import { isBootforgeError } from "../../errors/index.js";
+import { cpioChunks, extractCpioMember, listCpioFile, readCpioFile } from "../formats/cpio.js";
 import { run } from "../tools/run.js";
 import { transform } from "../tools/transform.js";
 import { rebuildInitramfs, type ExtensionInput } from "./rebuild.js";
@@ -300,4 +312,138 @@ test("extensions are validated: version constraint and layout", async () => {
   );
   const none = await rebuildInitramfs({ ...common, extensions: [] });
   assert.equal(none.path, base);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Hostile extensions: symlinks must never pull host files into the build.
+
+/** Every regular file's bytes in the output, squashfs layers unpacked (never following symlinks). */
+async function outputContents(initramfs: string, scratch: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  await readCpioFile(initramfs, (m) => {
+    if ((m.mode & 0o170000) !== 0o100000) return "skip";
+    const parts: Buffer[] = [];
+    files.set(`${m.archive}:${m.name}`, Buffer.alloc(0));
+    return new Writable({
+      write(chunk: Buffer, _e, cb) {
+        parts.push(chunk);
+        files.set(`${m.archive}:${m.name}`, Buffer.concat(parts));
+        cb();
+      },
+    });
+  });
+  for (const [key, data] of [...files]) {
+    if (!key.endsWith(".sqsh")) continue;
+    const sq = join(scratch, key.replaceAll(/[:/]/g, "_"));
+    await writeFile(sq, data);
+    const tree = `${sq}.d`;
+    await run("unsquashfs", ["-no-xattrs", "-d", tree, "-f", "-n", sq], { timeoutMs: 60_000 });
+    const walk = async (rel: string): Promise<void> => {
+      for (const name of await readdir(join(tree, rel))) {
+        const r = rel ? `${rel}/${name}` : name;
+        const st = await lstat(join(tree, r));
+        if (st.isDirectory()) await walk(r);
+        else if (st.isFile()) files.set(`${key}!${r}`, await readFile(join(tree, r)));
+      }
+    };
+    await walk("");
+  }
+  return files;
+}
+
+test("symlinks in extensions never bring host files into the initramfs", async () => {
+  const marker = `host-only-${createHash("sha256").update(dir).digest("hex").slice(0, 16)}`;
+  const secret = join(dir, "host", "shadow");
+  await put(secret, `${marker}\n`);
+  const hostDir = join(dir, "host", "fwdir");
+  await put(join(hostDir, "fw.bin"), `${marker}\n`);
+  const quirks = new Quirks("v1.10.0");
+  const escape = `${"../".repeat(24)}${secret.slice(1)}`;
+  const rebuild = (name: string, extensions: ExtensionInput[]) =>
+    rebuildInitramfs({
+      baseInitramfs: base,
+      arch: "amd64",
+      quirks,
+      extensions,
+      workDir: join(dir, `work-${name}`),
+      output: join(dir, `initramfs-${name}.xz`),
+      sourceDateEpoch: EPOCH,
+    });
+
+  // (a) absolute and (c) relative escaping firmware symlinks, plus one outside the firmware tree.
+  const leaky = await extension("leaky-firmware", { "usr/lib/firmware/ok.bin": "OK" });
+  const fw = join(leaky.dir, "rootfs/usr/lib/firmware");
+  await symlink(secret, join(fw, "leak.bin"));
+  await symlink(escape, join(fw, "rel-leak.bin"));
+  await mkdir(join(leaky.dir, "rootfs/usr/local/bin"), { recursive: true });
+  await symlink(secret, join(leaky.dir, "rootfs/usr/local/bin/leak"));
+  const r = await rebuild("leaky", [leaky]);
+  const members = await listCpioFile(r.path);
+  const member = (name: string) => members.find((m) => m.name === name);
+  for (const [name, target] of [
+    ["usr/lib/firmware/leak.bin", secret],
+    ["usr/lib/firmware/rel-leak.bin", escape],
+  ] as const) {
+    assert.equal((member(name)?.mode ?? 0) & 0o170000, 0o120000, `${name} stays a symlink`);
+    assert.equal(member(name)?.target, target);
+  }
+  const scratch = join(dir, "scan-leaky");
+  await mkdir(scratch);
+  const contents = await outputContents(r.path, scratch);
+  const layer = `${member("0.sqsh")?.archive}:0.sqsh`;
+  assert.ok(contents.has(layer), "the layer was unpacked and scanned");
+  assert.equal(
+    contents.get(`${member("usr/lib/firmware/ok.bin")?.archive}:usr/lib/firmware/ok.bin`)?.toString(),
+    "OK",
+  );
+  for (const [name, data] of contents) assert.ok(!data.includes(marker), `host secret leaked into ${name}`);
+  // mksquashfs keeps symlinks as symlinks too.
+  const sq = join(scratch, layer.replace(":", "_"));
+  const ls = await run("unsquashfs", ["-lls", "-n", sq], { timeoutMs: 30_000 });
+  assert.match(ls.stdout.toString(), new RegExp(`^l.* squashfs-root/usr/local/bin/leak -> ${secret}$`, "m"));
+
+  // (b) microcode is read only from regular files inside the rootfs: an escaping symlink is refused.
+  const ucode = await extension("leaky-ucode", { "usr/lib/firmware/intel-ucode/06-01-01": "A" });
+  await symlink(secret, join(ucode.dir, "rootfs/usr/lib/firmware/intel-ucode/x"));
+  await assert.rejects(rebuild("ucode", [ucode]), (e) => {
+    assert.ok(isBootforgeError(e, "invalid-input"), String(e));
+    assert.match(e.message, /leaky-ucode/);
+    assert.match(e.message, /usr\/lib\/firmware\/intel-ucode\/x/);
+    return true;
+  });
+
+  // The firmware directory itself pointing at a host directory is refused.
+  const fwLink = await extension("leaky-fw-dir", { "usr/local/x": "" });
+  await mkdir(join(fwLink.dir, "rootfs/usr/lib"), { recursive: true });
+  await symlink(hostDir, join(fwLink.dir, "rootfs/usr/lib/firmware"));
+  await assert.rejects(rebuild("fw-dir", [fwLink]), (e) => {
+    assert.ok(isBootforgeError(e, "invalid-input"), String(e));
+    assert.match(e.message, /leaky-fw-dir.*usr\/lib\/firmware/);
+    return true;
+  });
+
+  // Kernel modules: a symlinked module index or module pointing at the host is refused.
+  const kmod = await extension("leaky-modules", {
+    [`usr/lib/modules/${mods.kver}/extras/dummy.ko`]: await readFile(
+      join(mods.dir, "kernel/drivers/net/dummy.ko"),
+    ),
+  });
+  await symlink(secret, join(kmod.dir, `rootfs/usr/lib/modules/${mods.kver}/extras/modules.leak`));
+  await symlink(escape, join(kmod.dir, `rootfs/usr/lib/modules/${mods.kver}/modules.alias.leak`));
+  await assert.rejects(rebuild("modules", [kmod]), (e) => {
+    assert.ok(isBootforgeError(e, "invalid-input"), String(e));
+    assert.match(e.message, /leaky-modules/);
+    assert.match(e.message, /modules\.(leak|alias\.leak)/);
+    return true;
+  });
+
+  // A symlinked firmware directory from one extension must not let a later one write through it.
+  const first = await extension("fw-dir-link", { "usr/lib/firmware/a.bin": "A" });
+  await symlink(hostDir, join(first.dir, "rootfs/usr/lib/firmware/vendor"));
+  const second = await extension("fw-dir-real", { "usr/lib/firmware/vendor/pwned.bin": "PWNED" });
+  await rebuild("write-through", [first, second]).catch((e: unknown) => {
+    assert.ok(isBootforgeError(e, "invalid-input"), String(e));
+  });
+  assert.deepEqual(await readdir(hostDir), ["fw.bin"], "nothing written into the host directory");
+  assert.equal(await readlink(join(first.dir, "rootfs/usr/lib/firmware/vendor")), hostDir);
 });

@@ -18,7 +18,6 @@ import { transform } from "../tools/transform.js";
 import { stageEarlyFiles } from "./early-files.js";
 import { extensionsYaml, type ExtensionLayer } from "./extensions-yaml.js";
 import { buildModulesDepExtension, providesKernelModules } from "./kernel-modules.js";
-import { kernelModulesPath } from "./layout.js";
 import { makeSquashfs, type XattrLabels } from "./squashfs.js";
 
 /** An extracted extension image: a directory holding `manifest.yaml` and `rootfs/`. */
@@ -96,16 +95,16 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
       }
     }
 
-    const moduleDirs: string[] = [];
+    const moduleSources: { rootfs: string; name: string }[] = [];
     for (const l of layers) {
-      if (await providesKernelModules(l.rootfs, quirks))
-        moduleDirs.push(join(l.rootfs, kernelModulesPath(quirks)));
+      if (await providesKernelModules(l.rootfs, quirks, l.manifest.metadata.name))
+        moduleSources.push({ rootfs: l.rootfs, name: l.manifest.metadata.name });
     }
-    if (moduleDirs.length > 0) {
+    if (moduleSources.length > 0) {
       log("preparing to run depmod to generate kernel modules dependency tree");
       const dep = await buildModulesDepExtension({
         baseInitramfs: options.baseInitramfs,
-        moduleDirs,
+        sources: moduleSources,
         quirks,
         workDir: join(workDir, "ext-modules"),
         ...(options.signal ? { signal: options.signal } : {}),
@@ -119,7 +118,7 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
     log("compressing system extensions");
     const out: ExtensionLayer[] = [];
     for (const l of layers) {
-      const exclude = await stageEarlyFiles(l.rootfs, staging, quirks);
+      const exclude = await stageEarlyFiles(l.rootfs, staging, quirks, l.manifest.metadata.name);
       const image = `${l.name}.sqsh`;
       await makeSquashfs({
         source: l.rootfs,

@@ -4,9 +4,11 @@
  * bounded queue (503 + Retry-After when full) and a timeout. Builds run detached from the
  * request, so a client that disconnects never cancels a build others wait for.
  *
- * Kernel and command-line assets are produced here; every other output kind goes to the
- * pluggable imager pipeline (`AssetPipeline`), which gets a layer cache for intermediates
- * (the initramfs with extensions, independent of the kernel command line).
+ * Every output kind the pipeline supports goes to the imager pipeline (`AssetPipeline`, normally
+ * `ImagerPipeline` around `build()`), which gets a layer cache for intermediates (the initramfs
+ * with extensions, shared by every kind and platform of one schematic). Without a pipeline the
+ * kernel is copied from the release and the command line computed here (same modules, same bytes);
+ * other kinds answer 501.
  */
 import { createHash } from "node:crypto";
 import { copyFile, writeFile } from "node:fs/promises";
@@ -17,7 +19,8 @@ import type { ServedVersion } from "../../release/versions.js";
 import type { Schematic } from "../../schematic/index.js";
 import type { BuildQueue } from "../build-queue.js";
 import type { FactoryMetrics } from "../metrics.js";
-import type { BootFiles, ReleaseSource } from "../release/release-source.js";
+import type { ReleaseSource } from "../../release/release-source.js";
+import type { TalosReleases } from "../../release/talos-releases.js";
 import { SingleFlight } from "../single-flight.js";
 import type { AssetStore, StoredObject } from "../storage/types.js";
 import { enhanceFromSchematic, type Enhanced } from "./enhance.js";
@@ -47,11 +50,13 @@ export interface PipelineInput {
   enhanced: Enhanced;
   version: ServedVersion;
   arch: "amd64" | "arm64";
-  boot: BootFiles;
+  /** Digest of the version's imager image for this arch (already part of the asset key). */
+  imagerDigest: string;
   schematicId: string;
   canonical: string;
   /** `Image Factory (<externalURL>)`-style author of the virtual schematic extension. */
   externalURL: string;
+  /** The release inputs of this version and architecture. */
   release: ReleaseSource;
   layers: LayerCache;
   signal: AbortSignal;
@@ -61,6 +66,8 @@ export interface PipelineInput {
 export interface AssetPipeline {
   /** True when the pipeline produces this output kind. */
   supports(kind: OutputKind): boolean;
+  /** Why this enhanced profile cannot be built (a 501 message naming the kind), or undefined. */
+  unsupportedReason?(enhanced: Enhanced): string | undefined;
   /** Writes the asset to `outPath`. */
   build(input: PipelineInput, outPath: string): Promise<void>;
 }
@@ -68,11 +75,12 @@ export interface AssetPipeline {
 /** Options of {@link AssetBuilder}. */
 export interface AssetBuilderOptions {
   store: AssetStore;
-  release: ReleaseSource;
+  release: TalosReleases;
   queue: BuildQueue;
   metrics: FactoryMetrics;
   timeoutMs: number;
-  externalURL: string;
+  /** The factory's external URL, read per build (it is only known once the socket is bound). */
+  externalURL: () => string;
   secureBootEnabled: boolean;
   pipeline?: AssetPipeline | undefined;
 }
@@ -140,13 +148,16 @@ export class AssetBuilder {
       { extensions: () => release.extensions(req.version), overlays: () => release.overlays(req.version) },
       this.#o.secureBootEnabled,
     );
-    if (kind !== "kernel" && kind !== "cmdline" && !this.#o.pipeline?.supports(kind)) {
+    const pipeline = this.#o.pipeline;
+    if (kind !== "kernel" && kind !== "cmdline" && !pipeline?.supports(kind)) {
       throw new NotImplementedError(
         `building ${kind} assets is not available in this Bootforge build yet (the imager pipeline does not produce them)`,
       );
     }
+    const unsupported = pipeline?.unsupportedReason?.(enhanced);
+    if (unsupported !== undefined) throw new NotImplementedError(unsupported);
     // The command line needs no release inputs; everything else is bound to the imager's digest.
-    const imager = kind === "cmdline" ? undefined : (await release.bootFiles(req.version, arch)).imagerDigest;
+    const imager = kind === "cmdline" ? undefined : await release.imagerDigest(req.version, arch);
     const key = hashKey({
       rev: BUILDER_REVISION,
       profile: enhanced.profile,
@@ -154,7 +165,9 @@ export class AssetBuilder {
       extensions: enhanced.extensions.map((e) => e.digest),
       overlay: enhanced.overlay?.digest,
       // Only assets that embed the virtual extension depend on the schematic as a whole.
-      schematic: enhanced.schematicExtension ? { id: req.schematicId, url: this.#o.externalURL } : undefined,
+      schematic: enhanced.schematicExtension
+        ? { id: req.schematicId, url: this.#o.externalURL() }
+        : undefined,
     });
     return { key, kind, arch, enhanced };
   }
@@ -230,25 +243,31 @@ export class AssetBuilder {
       }).toString();
       return store.put(r.key, (tmp) => writeFile(tmp, text));
     }
-    const boot = await this.#o.release.bootFiles(req.version, r.arch);
-    if (r.kind === "kernel") return store.put(r.key, (tmp) => copyFile(boot.vmlinuz, tmp));
     const pipeline = this.#o.pipeline;
-    if (pipeline === undefined) throw new NotImplementedError(`no imager pipeline for ${r.kind} assets`);
+    if (pipeline === undefined || !pipeline.supports(r.kind)) {
+      if (r.kind !== "kernel") throw new NotImplementedError(`no imager pipeline for ${r.kind} assets`);
+      const boot = await this.#o.release.bootFiles(req.version, r.arch);
+      return store.put(r.key, (tmp) => copyFile(boot.vmlinuz, tmp));
+    }
     const layers: LayerCache = async (parts, produce) => {
       const key = hashKey({ rev: BUILDER_REVISION, layer: parts });
-      return (await store.get(key)) ?? store.put(key, produce);
+      const hit = await store.get(key);
+      const layer = typeof parts.layer === "string" ? parts.layer : "unknown";
+      this.#o.metrics.layers.inc({ layer, result: hit ? "hit" : "miss" });
+      return hit ?? store.put(key, produce);
     };
+    const imagerDigest = await this.#o.release.imagerDigest(req.version, r.arch);
     return store.put(r.key, (tmp) =>
       pipeline.build(
         {
           enhanced: r.enhanced,
           version: req.version,
           arch: r.arch,
-          boot,
+          imagerDigest,
           schematicId: req.schematicId,
           canonical: req.canonical,
-          externalURL: this.#o.externalURL,
-          release: this.#o.release,
+          externalURL: this.#o.externalURL(),
+          release: this.#o.release.source(req.version, r.arch),
           layers,
           signal,
         },

@@ -113,7 +113,7 @@ async function proxy(
   reference: string,
 ): Promise<Response> {
   if (!PROXIED.has(image)) return plainError(404, `unknown image: ${image}`);
-  const repo = s.release.repo(`siderolabs/${image}`);
+  const repo = await s.release.repo(`siderolabs/${image}`);
   if (resource === "tags") {
     const tags = await repo.tags();
     return new Response(method === "HEAD" ? null : goJson({ name: `siderolabs/${image}`, tags }), {

@@ -33,7 +33,14 @@ function isNotFound(e: unknown): boolean {
 /** Maps ENOSPC and friends to an `io` error that names the problem instead of corrupting the cache. */
 function storageError(action: string, e: unknown): BootforgeError {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  const why = code === "ENOSPC" ? "no space left on the storage device" : String((e as Error)?.message ?? e);
+  const why =
+    code === "ENOSPC"
+      ? "no space left on the storage device"
+      : code === "EDQUOT"
+        ? "disk quota exceeded on the storage device"
+        : code === "EFBIG"
+          ? "file too large for the storage device (size limit exceeded: check `ulimit -f` and the filesystem's maximum file size)"
+          : String((e as Error)?.message ?? e);
   return new BootforgeError("io", `storage: ${action}: ${why}`, { cause: e });
 }
 

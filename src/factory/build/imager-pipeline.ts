@@ -1,0 +1,202 @@
+/**
+ * The factory's `AssetPipeline` on the real imager pipeline: the enhanced profile is resolved as
+ * the imager CLI resolves it, the schematic's catalog extensions are pulled by digest, the virtual
+ * `schematic` extension is added last (image-factory.md §2.4), and `build()` runs with a recording
+ * reporter whose log is written out when a build fails. The initramfs with extensions is a cached
+ * layer shared by every kind and platform built from the same schematic, version and arch.
+ */
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { copyFile, mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline as streamPipeline } from "node:stream/promises";
+import { isBootforgeError } from "../../errors/index.js";
+import { build } from "../../build/pipeline/index.js";
+import { rebuildInitramfsStage, requireStages } from "../../build/pipeline/stages.js";
+import type { InitramfsRebuildRequest, Stages } from "../../build/pipeline/types.js";
+import { schematicExtensionTar } from "../../build/initramfs/virtual-extensions.js";
+import { RecordingReporter, type ReportUpdate } from "../../build/reporter/reporter.js";
+import { resolveProfile, type ContainerAsset, type OutputKind, type Profile } from "../../profile/index.js";
+import { Quirks } from "../../profile/quirks.js";
+import type { Logger } from "../logger.js";
+import { NotImplementedError, type AssetPipeline, type PipelineInput } from "./asset-builder.js";
+import { buildImageStage } from "./disk-image-stage.js";
+import type { Enhanced } from "./enhance.js";
+import { buildInstallerStage } from "./installer-stage.js";
+
+/** Upstream's factory builds with this SOURCE_DATE_EPOCH (cmd/image-factory/cmd/service.go). */
+export const FACTORY_SOURCE_DATE_EPOCH = 1559424892;
+
+/** Options of {@link ImagerPipeline}. */
+export interface ImagerPipelineOptions {
+  /** Scratch space on the same filesystem as the asset store (outputs are renamed into it). */
+  scratchDir: string;
+  /** SecureBoot keys directory (`/secureboot/…` paths of the profile map into it). */
+  keysDir?: string | undefined;
+  logger: Logger;
+  /** Stage overrides (tests); the initramfs stage is always wrapped by the layer cache. */
+  stages?: Partial<Stages>;
+}
+
+const ALWAYS: readonly OutputKind[] = ["kernel", "initramfs", "uki", "iso"];
+
+/** `build()` behind the factory's pipeline interface. */
+export class ImagerPipeline implements AssetPipeline {
+  readonly #o: ImagerPipelineOptions;
+  readonly #kinds: ReadonlySet<OutputKind>;
+
+  private constructor(opts: ImagerPipelineOptions, kinds: ReadonlySet<OutputKind>) {
+    this.#o = opts;
+    this.#kinds = kinds;
+  }
+
+  /** Probes which late stages (disk image, installer) this build of Bootforge has. */
+  static async create(given: ImagerPipelineOptions): Promise<ImagerPipeline> {
+    const opts = {
+      ...given,
+      stages: { buildImage: buildImageStage, buildInstaller: buildInstallerStage, ...given.stages },
+    };
+    const kinds = new Set<OutputKind>(ALWAYS);
+    const probe = async (kind: OutputKind, stage: "buildImage" | "buildInstaller") => {
+      const ok = await requireStages(opts.stages ?? {}, [stage]).then(
+        () => true,
+        () => false,
+      );
+      if (ok) kinds.add(kind);
+    };
+    await probe("image", "buildImage");
+    await probe("installer", "buildInstaller");
+    await mkdir(opts.scratchDir, { recursive: true });
+    return new ImagerPipeline(opts, kinds);
+  }
+
+  supports(kind: OutputKind): boolean {
+    // The command line needs no release inputs: the asset builder computes it with the same module.
+    return this.#kinds.has(kind);
+  }
+
+  unsupportedReason(enhanced: Enhanced): string | undefined {
+    const kind = enhanced.profile.output?.kind ?? "unknown";
+    if (kind === "kernel" || kind === "cmdline") return undefined;
+    if (enhanced.overlay !== undefined) {
+      return `building ${kind} assets with an overlay is not available in this Bootforge build yet (the imager pipeline does not apply overlays)`;
+    }
+    if (enhanced.profile.customization?.embeddedMachineConfiguration) {
+      return `building ${kind} assets with an embedded machine configuration is not available in this Bootforge build yet`;
+    }
+    return undefined;
+  }
+
+  async build(input: PipelineInput, outPath: string): Promise<void> {
+    const reporter = new RecordingReporter();
+    const outDir = await mkdtemp(join(this.#o.scratchDir, "build-"));
+    const kind = input.enhanced.profile.output?.kind ?? "unknown";
+    try {
+      const { profile, extensionKeys } = await this.#profile(input);
+      const stages: Partial<Stages> = {
+        ...this.#o.stages,
+        rebuildInitramfs: (req) => this.#layeredInitramfs(input, extensionKeys, req),
+      };
+      const out = await build(
+        profile,
+        { release: input.release, ...(this.#o.keysDir ? { keysDir: this.#o.keysDir } : {}), stages },
+        {
+          outDir,
+          reporter,
+          signal: input.signal,
+          sourceDateEpoch: FACTORY_SOURCE_DATE_EPOCH,
+          tmpDir: this.#o.scratchDir,
+        },
+      );
+      await moveFile(out, outPath);
+    } catch (e) {
+      this.#o.logger.log("error", "asset build failed", {
+        kind,
+        arch: input.arch,
+        version: input.version.tag,
+        schematic: input.schematicId,
+        error: e instanceof Error ? e.message : String(e),
+        buildLog: reporter.updates.map(logLine),
+      });
+      // Stages missing from this build are "not implemented", not the client's fault.
+      if (
+        isBootforgeError(e, "unsupported") &&
+        /not (available|supported) (in|by) this Bootforge build/.test(e.message)
+      ) {
+        throw new NotImplementedError(`building ${kind} assets: ${e.message}`);
+      }
+      throw e;
+    } finally {
+      await rm(outDir, { recursive: true, force: true });
+    }
+  }
+
+  /** The resolved profile: path profile + schematic, catalog extensions by digest, `schematic` last. */
+  async #profile(input: PipelineInput): Promise<{ profile: Profile; extensionKeys: string[] }> {
+    const { enhanced } = input;
+    const exts: ContainerAsset[] = enhanced.extensions.map((e) => ({
+      imageRef: `${e.pullReference}@${e.digest}`,
+    }));
+    const keys = enhanced.extensions.map((e) => e.digest);
+    if (enhanced.schematicExtension) {
+      const tar = await schematicExtensionTar(
+        {
+          id: input.schematicId,
+          canonicalYaml: input.canonical,
+          externalUrl: input.externalURL,
+          includeExtraInfo: new Quirks(input.version.tag).supportsOverlay,
+        },
+        FACTORY_SOURCE_DATE_EPOCH,
+      );
+      const digest = createHash("sha256").update(tar).digest("hex");
+      const path = join(this.#o.scratchDir, "schematic-extensions", `${digest}.tar`);
+      if ((await stat(path).catch(() => undefined)) === undefined) {
+        await mkdir(join(this.#o.scratchDir, "schematic-extensions"), { recursive: true });
+        const tmp = `${path}.${process.pid}.tmp`;
+        await writeFile(tmp, tar);
+        await rename(tmp, path);
+      }
+      exts.push({ tarballPath: path });
+      keys.push(`sha256:${digest}`);
+    }
+    const base = structuredClone(enhanced.profile);
+    if (exts.length > 0) base.input = { ...base.input, systemExtensions: exts };
+    return { profile: resolveProfile(base, { defaultVersion: input.version.tag }), extensionKeys: keys };
+  }
+
+  /** The initramfs rebuild through the layer cache: keyed by release and extension digests only. */
+  async #layeredInitramfs(
+    input: PipelineInput,
+    extensionKeys: string[],
+    req: InitramfsRebuildRequest,
+  ): Promise<void> {
+    const rebuild = this.#o.stages?.rebuildInitramfs ?? rebuildInitramfsStage;
+    const obj = await input.layers(
+      {
+        layer: "initramfs",
+        imager: input.imagerDigest,
+        extensions: extensionKeys,
+        version: req.version,
+        arch: req.arch,
+        epoch: req.sourceDateEpoch,
+      },
+      (tmp) => rebuild({ ...req, out: tmp }),
+    );
+    if (obj.path !== undefined) await copyFile(obj.path, req.out);
+    else await streamPipeline(obj.open(), createWriteStream(req.out));
+  }
+}
+
+function logLine(u: ReportUpdate): string {
+  return `[${u.status}] ${u.message}`;
+}
+
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (e) {
+    // Different filesystems: copy instead.
+    if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+    await copyFile(from, to);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Installer images built by the imager pipeline from the fixture release: two layers (base
+ * installer, boot artifacts), UKI-era files in the artifacts layer (`usr/install/<arch>/vmlinuz.efi`,
+ * `systemd-boot.efi`) and `usr/bin/installer` in the base; then the /v2 front end's `skopeo copy`
+ * of `metal-installer/<id>:v1.11.0` for both architectures from one OCI index.
+ */
+import { strict as assert } from "node:assert";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { EMPTY_ID, startFactory, type TestFactory } from "./harness.js";
+
+const run = promisify(execFile);
+
+interface Manifest {
+  layers: { digest: string; mediaType: string }[];
+}
+
+const readJson = async <T>(path: string): Promise<T> => JSON.parse(await readFile(path, "utf8")) as T;
+const blobOf = (layout: string, digest: string) => join(layout, "blobs", ...digest.split(":"));
+
+/** The single image of an OCI layout: two layers, `usr/bin/installer` in the base, UKI-era artifacts. */
+async function checkImage(layout: string, arch: string): Promise<void> {
+  const root = await readJson<{ manifests: { digest: string }[] }>(join(layout, "index.json"));
+  const manifest = await readJson<Manifest>(blobOf(layout, root.manifests[0]!.digest));
+  assert.equal(manifest.layers.length, 2, "base installer + artifacts");
+  const base = await layerFiles(blobOf(layout, manifest.layers[0]!.digest));
+  assert.ok(base.includes("usr/bin/installer"), `${arch} base: ${base.join(" ")}`);
+  const arts = await layerFiles(blobOf(layout, manifest.layers[1]!.digest));
+  for (const file of [`usr/install/${arch}/vmlinuz.efi`, `usr/install/${arch}/systemd-boot.efi`]) {
+    assert.ok(arts.includes(file), `${arch} artifacts: ${arts.join(" ")}`);
+  }
+}
+
+/** File names in a (possibly gzip-compressed) layer blob. */
+async function layerFiles(blob: string): Promise<string[]> {
+  const { stdout } = await run("tar", ["-tf", blob], { maxBuffer: 16 << 20 });
+  return stdout.split("\n").map((l) => l.replace(/^\.\//, "").replace(/\/$/, ""));
+}
+
+describe("installer registry on the real pipeline", () => {
+  let f: TestFactory;
+  let out = "";
+  before(async () => {
+    out = await mkdtemp(join(tmpdir(), "bootforge-installer-pull-"));
+    f = await startFactory();
+    assert.equal((await fetch(`${f.url}/schematics`, { method: "POST", body: "{}" })).status, 201);
+  });
+  after(async () => {
+    await f.stop();
+    await rm(out, { recursive: true, force: true });
+  });
+
+  it("installer-amd64.tar: a docker-archive with upstream's two layers and files", async () => {
+    const r = await fetch(`${f.url}/image/${EMPTY_ID}/v1.11.0/installer-amd64.tar`);
+    assert.equal(r.status, 200);
+    const tarball = join(out, "installer-amd64.tar");
+    await writeFile(tarball, Buffer.from(await r.arrayBuffer()));
+    const dest = join(out, "amd64");
+    await run("skopeo", ["copy", `docker-archive:${tarball}`, `oci:${dest}:x`], { timeout: 120_000 });
+    await checkImage(dest, "amd64");
+  });
+
+  it(
+    "skopeo copies metal-installer/<id>:v1.11.0 for amd64 and arm64 from one index",
+    {
+      todo: "the pipeline cannot build arm64 UKIs from the fixture release (its arm64 systemd-stub has no .sbat section)",
+    },
+    async () => {
+      const host = f.url.replace(/^http:\/\//, "");
+      const ref = `docker://${host}/metal-installer/${EMPTY_ID}:v1.11.0`;
+      const dest = join(out, "all");
+      await run("skopeo", ["copy", "--all", "--src-tls-verify=false", ref, `oci:${dest}:x`], {
+        timeout: 300_000,
+      });
+      const root = await readJson<{ manifests: { digest: string }[] }>(join(dest, "index.json"));
+      const index = await readJson<{
+        mediaType: string;
+        manifests: { digest: string; platform: { os: string; architecture: string } }[];
+      }>(blobOf(dest, root.manifests[0]!.digest));
+      assert.equal(index.mediaType, "application/vnd.oci.image.index.v1+json");
+      assert.deepEqual(
+        index.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`),
+        ["linux/amd64", "linux/arm64"],
+      );
+    },
+  );
+});

@@ -1,0 +1,77 @@
+/**
+ * A factory in its own process, so tests can SIGKILL it, limit its file size (RLIMIT_FSIZE) and
+ * measure its memory apart from the client. The imager pipeline is a stand-in that writes a
+ * deterministic UKI of `--uki-mib` MiB slowly (`--chunk-ms` between 1 MiB chunks), so a kill can
+ * land in the middle of a build; every build start and finish is appended to `--journal`.
+ *
+ *   node --import tsx test/reliability/child-factory.ts --storage <dir> --release <layout> \
+ *     [--uki-mib 8] [--chunk-ms 100] [--journal <file>]
+ *
+ * Prints `READY <url>` on stdout once listening; exits on SIGTERM.
+ */
+import { appendFileSync, createWriteStream } from "node:fs";
+import { once } from "node:events";
+import { parseArgs } from "node:util";
+import type { AssetPipeline, PipelineInput } from "../../src/factory/build/asset-builder.js";
+import { resolveConfig } from "../../src/factory/config.js";
+import { createFactory } from "../../src/factory/factory.js";
+import { listen } from "../../src/factory/server.js";
+import type { OutputKind } from "../../src/profile/index.js";
+import { ukiChunk, ukiSeed } from "./slow-uki.js";
+
+class SlowUkiPipeline implements AssetPipeline {
+  constructor(
+    readonly mib: number,
+    readonly chunkMs: number,
+    readonly journal: string | undefined,
+  ) {}
+
+  supports(kind: OutputKind): boolean {
+    return kind === "uki";
+  }
+
+  async build(input: PipelineInput, outPath: string): Promise<void> {
+    const seed = ukiSeed(input);
+    const note = (what: string) => {
+      if (this.journal) appendFileSync(this.journal, `${process.pid} ${what} ${seed}\n`);
+    };
+    note("start");
+    const out = createWriteStream(outPath);
+    const failed = new Promise<never>((_, reject) => out.once("error", reject));
+    failed.catch(() => undefined);
+    for (let i = 0; i < this.mib; i++) {
+      if (!out.write(ukiChunk(seed, i))) await Promise.race([once(out, "drain"), failed]);
+      if (this.chunkMs > 0) await Promise.race([new Promise((r) => setTimeout(r, this.chunkMs)), failed]);
+    }
+    out.end();
+    await Promise.race([once(out, "finish"), failed]);
+    note("done");
+  }
+}
+
+const { values } = parseArgs({
+  options: {
+    storage: { type: "string" },
+    release: { type: "string" },
+    "uki-mib": { type: "string", default: "8" },
+    "chunk-ms": { type: "string", default: "100" },
+    journal: { type: "string" },
+  },
+});
+if (values.storage === undefined || values.release === undefined) {
+  process.stderr.write("child-factory: --storage and --release are required\n");
+  process.exit(2);
+}
+const config = resolveConfig({
+  http: { listen: "127.0.0.1:0" },
+  storage: { dir: values.storage },
+  release: { source: "layout", layout: values.release },
+  build: { maxConcurrency: 2, maxQueue: 64 },
+});
+const pipeline = new SlowUkiPipeline(Number(values["uki-mib"]), Number(values["chunk-ms"]), values.journal);
+const factory = await createFactory(config, { pipeline });
+const server = await listen(factory.app, "127.0.0.1:0");
+factory.services.config.http.externalURL = `${server.url}/`;
+factory.services.config.http.externalPXEURL = `${server.url}/`;
+process.stdout.write(`READY ${server.url}\n`);
+process.once("SIGTERM", () => void server.close(1000).then(() => process.exit(0)));
