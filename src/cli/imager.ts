@@ -4,6 +4,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { build as buildAssets } from "../build/pipeline/index.js";
+import { overlayBaseProfiles } from "../build/pipeline/overlay.js";
 import { ConsoleReporter } from "../build/reporter/index.js";
 import { keyPath } from "../build/pipeline/inputs.js";
 import { DEFAULT_KEYS_DIR } from "../build/secureboot/keys.js";
@@ -51,18 +52,43 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "bootforge");
 }
 
-/** Runs the pipeline for a resolved invocation; returns whether the build reported its own error. */
-async function build(run: ImagerRun): Promise<void> {
-  const { profile, flags, options } = run;
-  const release = new ReleaseSource({
-    version: profile.version ?? "",
-    arch: profile.arch ?? "",
+/** The release inputs for one version and architecture, from the `--release-source` location. */
+function releaseFor(
+  version: string,
+  arch: string,
+  flags: ImagerFlags,
+  options: BootforgeOptions,
+): ReleaseSource {
+  return new ReleaseSource({
+    version,
+    arch,
     cacheDir: options.cacheDir,
     location: parseReleaseLocation(options.releaseSource, { insecure: flags.insecure }),
   });
+}
+
+/** Runs the pipeline for a resolved invocation. */
+async function build(run: ImagerRun): Promise<void> {
+  const { profile, flags, options } = run;
+  const release = releaseFor(profile.version ?? "", profile.arch ?? "", flags, options);
   const reporter = new ConsoleReporter(process.stderr);
   await buildAssets(profile, { release, keysDir: options.keysDir }, { outDir: flags.output, reporter });
   if (flags.tarToStdout) await writeTarGz(flags.output, process.stdout);
+}
+
+/**
+ * The overlay's base profiles for an invocation that names an overlay (upstream pulls the overlay
+ * before resolving the profile, so `rpi_generic`-style names come from the overlay image).
+ */
+async function overlayProfilesFor(
+  partial: Profile,
+  flags: ImagerFlags,
+  options: BootforgeOptions,
+): Promise<Record<string, Profile> | undefined> {
+  if (partial.overlay === undefined) return undefined;
+  const version = partial.version ?? (flags.talosVersion ? normalizeTalosVersion(flags.talosVersion) : "");
+  const arch = partial.arch || flags.arch;
+  return overlayBaseProfiles(releaseFor(version, arch, flags, options), partial);
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -193,8 +219,26 @@ function readStdin(): string {
   }
 }
 
+/** The partial profile an invocation names: stdin YAML, or the base profile name with the flags applied. */
+export function readInvocation(profileArg: string, flags: ImagerFlags): Profile {
+  // Upstream ignores every other flag with a stdin profile; only the version fills a gap.
+  if (profileArg === "-") return parseProfileYaml(readStdin());
+  return profileFromFlags(profileArg, flags, readTextFile);
+}
+
 /** Resolves the profile an imager invocation asks for (reads stdin or flag-named files only). */
 export function resolveInvocation(profileArg: string, flags: ImagerFlags, keysDir?: string): Profile {
+  return resolvePartial(readInvocation(profileArg, flags), profileArg === "-", flags, keysDir);
+}
+
+/** Resolves a partial profile from {@link readInvocation}; `extraProfiles` are an overlay's profiles. */
+export function resolvePartial(
+  partial: Profile,
+  fromStdin: boolean,
+  flags: ImagerFlags,
+  keysDir?: string,
+  extraProfiles?: Readonly<Record<string, Profile>>,
+): Profile {
   const defaultVersion =
     flags.talosVersion === undefined ? undefined : normalizeTalosVersion(flags.talosVersion);
   // Upstream adds the pre-built PK/KEK/db.auth paths only when they exist in the keys directory.
@@ -208,17 +252,17 @@ export function resolveInvocation(profileArg: string, flags: ImagerFlags, keysDi
             return false;
           }
         };
-  const opts = { defaultVersion, ...(fileExists ? { fileExists } : {}) };
-  if (profileArg === "-") {
-    // Upstream ignores every other flag with a stdin profile; only the version fills a gap.
-    return resolveProfile(parseProfileYaml(readStdin()), opts);
-  }
-  if (defaultVersion === undefined) {
+  const opts = {
+    defaultVersion,
+    ...(fileExists ? { fileExists } : {}),
+    ...(extraProfiles ? { extraProfiles } : {}),
+  };
+  if (!fromStdin && defaultVersion === undefined) {
     throw invalidInput(
       "--talos-version is required: Bootforge is not tied to one Talos release (e.g. v1.11.0)",
     );
   }
-  return resolveProfile(profileFromFlags(profileArg, flags, readTextFile), opts);
+  return resolveProfile(partial, opts);
 }
 
 /** Runs the imager CLI with `argv` (without node and script); sets process.exitCode on failure. */
@@ -251,7 +295,10 @@ export async function main(argv: string[]): Promise<void> {
   const profileArg = cmd.args[0] ?? "";
   let profile: Profile;
   try {
-    profile = resolveInvocation(profileArg, flags, options.keysDir);
+    const partial = readInvocation(profileArg, flags);
+    // --dry-run stays offline: it does not pull the overlay to consult its profiles.
+    const extraProfiles = flags.dryRun ? undefined : await overlayProfilesFor(partial, flags, options);
+    profile = resolvePartial(partial, profileArg === "-", flags, options.keysDir, extraProfiles);
     if (flags.dryRun) {
       process.stdout.write(dumpProfile(profile));
       return;

@@ -64,28 +64,22 @@ describe("installer registry on the real pipeline", () => {
     await checkImage(dest, "amd64");
   });
 
-  it(
-    "skopeo copies metal-installer/<id>:v1.11.0 for amd64 and arm64 from one index",
-    {
-      todo: "the pipeline cannot build arm64 UKIs from the fixture release (its arm64 systemd-stub has no .sbat section)",
-    },
-    async () => {
-      const host = f.url.replace(/^http:\/\//, "");
-      const ref = `docker://${host}/metal-installer/${EMPTY_ID}:v1.11.0`;
-      const dest = join(out, "all");
-      await run("skopeo", ["copy", "--all", "--src-tls-verify=false", ref, `oci:${dest}:x`], {
-        timeout: 300_000,
-      });
-      const root = await readJson<{ manifests: { digest: string }[] }>(join(dest, "index.json"));
-      const index = await readJson<{
-        mediaType: string;
-        manifests: { digest: string; platform: { os: string; architecture: string } }[];
-      }>(blobOf(dest, root.manifests[0]!.digest));
-      assert.equal(index.mediaType, "application/vnd.oci.image.index.v1+json");
-      assert.deepEqual(
-        index.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`),
-        ["linux/amd64", "linux/arm64"],
-      );
-    },
-  );
+  it("skopeo copies metal-installer/<id>:v1.11.0 for amd64 and arm64 from one index", {}, async () => {
+    const host = f.url.replace(/^http:\/\//, "");
+    const ref = `docker://${host}/metal-installer/${EMPTY_ID}:v1.11.0`;
+    const dest = join(out, "all");
+    await run("skopeo", ["copy", "--all", "--src-tls-verify=false", ref, `oci:${dest}:x`], {
+      timeout: 300_000,
+    });
+    const root = await readJson<{ manifests: { digest: string }[] }>(join(dest, "index.json"));
+    const index = await readJson<{
+      mediaType: string;
+      manifests: { digest: string; platform: { os: string; architecture: string } }[];
+    }>(blobOf(dest, root.manifests[0]!.digest));
+    assert.equal(index.mediaType, "application/vnd.oci.image.index.v1+json");
+    assert.deepEqual(
+      index.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`),
+      ["linux/amd64", "linux/arm64"],
+    );
+  });
 });

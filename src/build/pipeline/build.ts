@@ -13,8 +13,10 @@ import { buildKernelCmdline, type CmdlineOutputKind } from "../../cmdline/index.
 import { dumpProfile } from "../../profile/serialize.js";
 import { outputPath } from "../../profile/output-path.js";
 import { Quirks } from "../../profile/quirks.js";
-import type { OutputKind, Profile } from "../../profile/model.js";
-import { loadExtension, type LoadedExtension } from "../extensions/manifest.js";
+import { cloneProfile, type OutputKind, type Profile } from "../../profile/model.js";
+import type { EnrollKeys } from "../disk/boot-staging.js";
+import { loadExtension } from "../extensions/manifest.js";
+import { embeddedConfigExtensionTar, writeEmbeddedConfigExtension } from "../initramfs/virtual-extensions.js";
 import { buildTimestamp } from "../formats/pe/source-date-epoch.js";
 import { extraUkiProfiles } from "../formats/pe/uki-sections.js";
 import { buildUki, type UkiInputs } from "../formats/pe/uki.js";
@@ -24,8 +26,17 @@ import { writeEnrollmentDatabase } from "../secureboot/enrollment.js";
 import { buildSignedUki, type UkiSigners } from "../secureboot/signed-uki.js";
 import { enrollmentFiles, loadSigners, resolveFilePath } from "./inputs.js";
 import { OutputStaging } from "./publish.js";
-import { requireStages, resolveStages } from "./stages.js";
-import type { BuildInputs, BuildOptions, IsoGenerator, Stages } from "./types.js";
+import { extractProfileImageCache } from "./image-cache.js";
+import { prepareOverlay, type PipelineOverlay } from "./overlay.js";
+import { resolveStages } from "./stages.js";
+import type {
+  BuildInputs,
+  BuildOptions,
+  IsoGenerator,
+  OutputStageRequest,
+  RebuildExtension,
+  Stages,
+} from "./types.js";
 
 /** Everything the output stages share once the common steps ran. */
 interface Assets {
@@ -50,45 +61,56 @@ export async function build(profile: Profile, inputs: BuildInputs, opts: BuildOp
 }
 
 async function run(
-  profile: Profile,
+  requested: Profile,
   inputs: BuildInputs,
   opts: BuildOptions,
   reporter: Reporter,
 ): Promise<string> {
+  let profile = requested;
   const epoch = opts.sourceDateEpoch ?? buildTimestamp();
   const stages = resolveStages(inputs.stages);
   const kind = profile.output?.kind ?? "unknown";
   if (kind === "unknown") throw invalidInput("profile is invalid: unknown output kind");
   checkRelease(profile, inputs);
-  // Refuse before pulling anything when this build lacks a stage the output needs.
-  await requireStages(inputs.stages ?? {}, [
-    ...(kind === "iso" ? (["buildIso"] as const) : []),
-    ...(kind === "image" ? (["buildImage"] as const) : []),
-    ...(kind === "installer" ? (["buildInstaller"] as const) : []),
-    ...((profile.input?.systemExtensions?.length ?? 0) > 0 && kind !== "kernel" && kind !== "cmdline"
-      ? (["rebuildInitramfs"] as const)
-      : []),
-  ]);
 
   const work = await mkdtemp(join(opts.tmpDir ?? tmpdir(), "imager"));
   let staging: OutputStaging | undefined;
   try {
     reporter.report({ message: "assembling the finalized profile...", status: "running" });
+    let overlay: PipelineOverlay | undefined;
     if (profile.overlay !== undefined) {
-      // Overlays (installer protocol, profiles, kernel args) arrive with disk images (issue 7).
-      throw unsupported("overlays are not supported by this Bootforge build yet");
+      const stage = "pulling overlay...";
+      reporter.report({ message: stage, status: "running" });
+      const image = profile.overlay.image;
+      progress(
+        reporter,
+        stage,
+        `pulling ${image?.imageRef ?? image?.ociPath ?? image?.tarballPath ?? ""}...`,
+      );
+      overlay = await prepareOverlay(inputs.release, profile, work, opts.signal);
+    } else {
+      reporter.report({ message: "skipped pulling overlay (no overlay)", status: "skip" });
     }
-    reporter.report({ message: "skipped pulling overlay (no overlay)", status: "skip" });
-    if (profile.customization?.embeddedMachineConfiguration) {
-      throw unsupported("embedding a machine configuration is not supported by this Bootforge build yet");
-    }
+    const embedded = await embeddedConfig(profile, work, epoch);
+    if (embedded) profile = embedded.profile;
     reporter.report({ message: `profile ready:\n${dumpProfile(profile)}`, status: "succeeded" });
     opts.signal?.throwIfAborted();
 
-    const ctx = { outDir: opts.outDir, profile, inputs, reporter, stages, work, epoch, signal: opts.signal };
+    const ctx: Ctx = {
+      outDir: opts.outDir,
+      profile,
+      inputs,
+      reporter,
+      stages,
+      work,
+      epoch,
+      signal: opts.signal,
+      ...(embedded ? { embeddedConfig: embedded } : {}),
+      ...(overlay ? { overlay } : {}),
+    };
     const initramfs = await buildInitramfs(ctx, kind);
     const kernel = await resolveFilePath(inputs.release, profile.input?.kernel?.path, "kernel");
-    const cmdline = kernelCmdline(profile, kind);
+    const cmdline = kernelCmdline(profile, kind, overlay?.options.kernelArgs);
     reporter.report({ message: `kernel command line: ${cmdline}`, status: "succeeded" });
     opts.signal?.throwIfAborted();
 
@@ -119,6 +141,38 @@ interface Ctx {
   work: string;
   epoch: number;
   signal: AbortSignal | undefined;
+  embeddedConfig?: EmbeddedConfig;
+  overlay?: PipelineOverlay;
+}
+
+/** The embedded machine configuration as upstream adds it: a last, tarball-backed extension. */
+interface EmbeddedConfig {
+  profile: Profile;
+  tarball: string;
+  config: Buffer;
+}
+
+/** upstream handleEmbeddedConfig: appends `{tarballPath: <tmp>/embedded-config.tar}` to the extensions. */
+async function embeddedConfig(
+  profile: Profile,
+  work: string,
+  epoch: number,
+): Promise<EmbeddedConfig | undefined> {
+  const text = profile.customization?.embeddedMachineConfiguration;
+  if (!text) return undefined;
+  if (!new Quirks(profile.version ?? "").supportsEmbeddedConfig) {
+    throw unsupported("embedding a machine configuration requires Talos 1.12 or later");
+  }
+  const config = Buffer.from(text);
+  const tarball = join(work, "embedded-config.tar");
+  // The tar is what the profile dump names; the build itself extracts the same members directly.
+  await writeFile(tarball, await embeddedConfigExtensionTar(config, epoch));
+  const next = cloneProfile(profile);
+  next.input = {
+    ...next.input,
+    systemExtensions: [...(next.input?.systemExtensions ?? []), { tarballPath: tarball }],
+  };
+  return { profile: next, tarball, config };
 }
 
 function errorMessage(e: unknown): string {
@@ -147,7 +201,7 @@ function needsUki(profile: Profile, kind: OutputKind): boolean {
   );
 }
 
-function kernelCmdline(profile: Profile, kind: OutputKind): string {
+function kernelCmdline(profile: Profile, kind: OutputKind, overlayKernelArgs?: readonly string[]): string {
   return buildKernelCmdline({
     platform: profile.platform ?? "",
     arch: profile.arch ?? "",
@@ -156,6 +210,7 @@ function kernelCmdline(profile: Profile, kind: OutputKind): string {
     secureboot: profile.secureboot === true,
     metaValues: profile.customization?.metaContents,
     extraKernelArgs: profile.customization?.extraKernelArgs,
+    overlayKernelArgs,
   }).toString();
 }
 
@@ -171,9 +226,17 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
   if (kind === "kernel" || kind === "cmdline") return "";
   const stage = "rebuilding initramfs with system extensions...";
   reporter.report({ message: stage, status: "running" });
-  const extensions: LoadedExtension[] = [];
+  const extensions: RebuildExtension[] = [];
   for (const [i, asset] of exts.entries()) {
     const label = asset.imageRef ?? asset.ociPath ?? asset.tarballPath ?? "";
+    const dir = join(ctx.work, "extensions", String(i));
+    if (ctx.embeddedConfig && asset.tarballPath === ctx.embeddedConfig.tarball) {
+      // Written directly rather than extracted, so the config's SELinux label reaches the squashfs.
+      progress(reporter, stage, `extracting ${label}...`);
+      const ext = await writeEmbeddedConfigExtension(dir, ctx.embeddedConfig.config);
+      extensions.push({ ...(await loadExtension(dir)), ...(ext.labels ? { labels: ext.labels } : {}) });
+      continue;
+    }
     progress(
       reporter,
       stage,
@@ -181,7 +244,6 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
     );
     const ext = await inputs.release.extension(asset);
     // The cached tree is shared: the rebuild moves firmware out of it, so work on a private copy.
-    const dir = join(ctx.work, "extensions", String(i));
     await cp(ext.dir, dir, { recursive: true, verbatimSymlinks: true });
     extensions.push(await loadExtension(dir));
     ctx.signal?.throwIfAborted();
@@ -274,21 +336,28 @@ async function writeOutput(ctx: Ctx, kind: OutputKind, assets: Assets, out: stri
       return writeIso(ctx, assets, out);
     case "image":
     case "installer": {
-      const req = {
+      const workDir = join(ctx.work, kind);
+      await mkdir(workDir, { recursive: true });
+      const enrollKeys = kind === "image" ? await imageEnrollKeys(ctx, assets) : undefined;
+      // The installer output does not carry the image cache (upstream ignores it there).
+      const imageCacheDir = kind === "image" ? await imageCache(ctx) : undefined;
+      const req: OutputStageRequest = {
         profile: ctx.profile,
         inputs: ctx.inputs,
         out,
-        workDir: join(ctx.work, kind),
+        workDir,
         kernel: assets.kernel,
         initramfs: assets.initramfs,
         cmdline: assets.cmdline,
         ...(assets.uki ? { uki: assets.uki } : {}),
         ...(assets.sdBoot ? { sdBoot: assets.sdBoot } : {}),
+        ...(enrollKeys ? { enrollKeys } : {}),
+        ...(ctx.overlay ? { overlay: ctx.overlay } : {}),
+        ...(imageCacheDir ? { imageCacheDir } : {}),
         sourceDateEpoch: ctx.epoch,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         reporter,
       };
-      await mkdir(req.workDir, { recursive: true });
       return kind === "image" ? ctx.stages.buildImage(req) : ctx.stages.buildInstaller(req);
     }
     case "unknown":
@@ -320,29 +389,50 @@ export function isoGenerator(profile: Profile): IsoGenerator {
   return q.useSDBootForUEFI ? "hybrid" : "grub";
 }
 
+/** PK/KEK/db.auth: the profile's pre-built files, else generated from the UKI signer (imager.md §7.6). */
+async function enrollmentDatabase(
+  ctx: Ctx,
+  assets: Assets,
+  stage: string,
+): Promise<{ pk: string; kek: string; db: string }> {
+  const { profile, reporter, inputs } = ctx;
+  const signers = assets.signers;
+  if (!signers) throw internalError("SecureBoot output without signers");
+  const files = enrollmentFiles(profile, inputs.keysDir);
+  if (files) return files;
+  if (profile.input?.secureboot?.includeWellKnownCerts)
+    throw unsupported(
+      "including the Microsoft well-known certificates is not supported: Bootforge does not ship them",
+    );
+  progress(reporter, stage, "generating SecureBoot database...");
+  return writeEnrollmentDatabase(join(ctx.work, "sb-db"), { signer: signers.uki, timestamp: ctx.epoch });
+}
+
+/** A SecureBoot image's auto-enrollment (enroll mode ≠ off; default if-safe), as upstream `outImage`. */
+async function imageEnrollKeys(ctx: Ctx, assets: Assets): Promise<EnrollKeys | undefined> {
+  if (ctx.profile.secureboot !== true) return undefined;
+  const mode = ctx.profile.output?.imageOptions?.sdBootEnrollKeys ?? "if-safe";
+  if (mode === "off") return undefined;
+  return { mode, ...(await enrollmentDatabase(ctx, assets, "creating disk image...")) };
+}
+
+/** The profile's image cache extracted for the target arch (iso and image outputs), if any. */
+async function imageCache(ctx: Ctx): Promise<string | undefined> {
+  const asset = ctx.profile.input?.imageCache;
+  if (!asset) return undefined;
+  const dir = join(ctx.work, "imagecache");
+  await extractProfileImageCache(ctx.inputs.release, asset, ctx.profile.arch ?? "", dir);
+  return dir;
+}
+
 async function writeIso(ctx: Ctx, assets: Assets, out: string): Promise<void> {
   const { profile, reporter, inputs } = ctx;
   const stage = "building ISO...";
   reporter.report({ message: stage, status: "running" });
   const generator = isoGenerator(profile);
   const sb = profile.secureboot === true;
-  let enrollment: { pk: string; kek: string; db: string } | undefined;
-  if (sb) {
-    const signers = assets.signers;
-    if (!signers) throw internalError("SecureBoot ISO without signers");
-    enrollment = enrollmentFiles(profile, inputs.keysDir);
-    if (!enrollment) {
-      if (profile.input?.secureboot?.includeWellKnownCerts)
-        throw unsupported(
-          "including the Microsoft well-known certificates is not supported: Bootforge does not ship them",
-        );
-      progress(reporter, stage, "generating SecureBoot database...");
-      enrollment = await writeEnrollmentDatabase(join(ctx.work, "sb-db"), {
-        signer: signers.uki,
-        timestamp: ctx.epoch,
-      });
-    }
-  }
+  const enrollment = sb ? await enrollmentDatabase(ctx, assets, stage) : undefined;
+  const imageCacheDir = await imageCache(ctx);
   const workDir = join(ctx.work, "iso");
   await mkdir(workDir, { recursive: true });
   await ctx.stages.buildIso({
@@ -359,6 +449,7 @@ async function writeIso(ctx: Ctx, assets: Assets, out: string): Promise<void> {
     secureBootEnroll: sb ? (profile.output?.isoOptions?.sdBootEnrollKeys ?? "if-safe") : "off",
     ...(enrollment ? { enrollment } : {}),
     ...(sb && assets.signers ? { signerCertificateDer: assets.signers.uki.certificate.der } : {}),
+    ...(imageCacheDir ? { imageCacheDir } : {}),
     grubModules: (platform) => inputs.release.imagerPath(`/usr/lib/grub/${platform}`),
     sourceDateEpoch: ctx.epoch,
     ...(ctx.signal ? { signal: ctx.signal } : {}),

@@ -1,7 +1,6 @@
 /**
  * Default stage implementations: adapters onto the modules that own them (`build/initramfs`,
- * `build/iso`), and the part-2 stages (`build/disk`, `build/installer`) loaded when present. A
- * stage whose module is not part of this build fails as "unsupported" with a clear message.
+ * `build/iso`, and through `output-stages.ts` `build/disk` and `build/installer`).
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -9,6 +8,7 @@ import { unsupported } from "../../errors/index.js";
 import { Quirks } from "../../profile/quirks.js";
 import { rebuildInitramfs } from "../initramfs/rebuild.js";
 import { createGrubIso, createHybridIso, createUefiIso, type GrubModuleDirs } from "../iso/iso.js";
+import { buildImageStage, buildInstallerStage } from "./output-stages.js";
 import type { InitramfsRebuildRequest, IsoRequest, Stages } from "./types.js";
 
 function isoArch(arch: string): "amd64" | "arm64" {
@@ -22,7 +22,7 @@ export async function rebuildInitramfsStage(req: InitramfsRebuildRequest): Promi
     baseInitramfs: req.initramfs,
     arch: isoArch(req.arch),
     quirks: new Quirks(req.version),
-    extensions: req.extensions.map((e) => ({ dir: e.dir })),
+    extensions: req.extensions.map((e) => ({ dir: e.dir, ...(e.labels ? { labels: e.labels } : {}) })),
     workDir: req.workDir,
     output: req.out,
     sourceDateEpoch: req.sourceDateEpoch,
@@ -42,6 +42,7 @@ export async function buildIsoStage(req: IsoRequest): Promise<void> {
     arch,
     sourceDateEpoch: req.sourceDateEpoch,
     log: req.progress,
+    ...(req.imageCacheDir ? { imageCacheDir: req.imageCacheDir } : {}),
     ...(req.signal ? { signal: req.signal } : {}),
   };
   const optionalDir = (platform: string) => req.grubModules(platform).catch(() => undefined);
@@ -84,49 +85,12 @@ export async function buildIsoStage(req: IsoRequest): Promise<void> {
   }
 }
 
-type StageName = keyof Stages;
-
-type LateStage = "buildImage" | "buildInstaller";
-
-// Part-2 stages live on their own branches until merged; they are found by module path.
-const MODULES: Record<LateStage, { spec: string; exportName: string; what: string }> = {
-  buildImage: { spec: "../disk/index.js", exportName: "buildImage", what: "building disk images" },
-  buildInstaller: {
-    spec: "../installer/index.js",
-    exportName: "buildInstaller",
-    what: "building installer images",
-  },
-};
-
-async function load(name: StageName): Promise<(req: never) => Promise<void>> {
-  if (name === "rebuildInitramfs") return rebuildInitramfsStage;
-  if (name === "buildIso") return buildIsoStage;
-  const m = MODULES[name];
-  try {
-    // A computed specifier: the module may not exist in this build (it lands on its own branch).
-    const mod = (await import(new URL(m.spec, import.meta.url).href)) as Record<string, unknown>;
-    const fn = mod[m.exportName];
-    if (typeof fn === "function") return fn as (req: never) => Promise<void>;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== "ERR_MODULE_NOT_FOUND") throw e;
-  }
-  throw unsupported(`${m.what} is not available in this Bootforge build`);
-}
-
-/** Fails early (unsupported) when a stage the build will need has no implementation. */
-export async function requireStages(overrides: Partial<Stages>, names: readonly StageName[]): Promise<void> {
-  for (const name of names) if (overrides[name] === undefined) await load(name);
-}
-
 /** The stage set: overrides first, then the owning modules. */
 export function resolveStages(overrides: Partial<Stages> = {}): Stages {
-  const pick = <K extends StageName>(name: K): Stages[K] =>
-    overrides[name] ?? (async (req: never) => (await load(name))(req));
   return {
-    rebuildInitramfs: pick("rebuildInitramfs"),
-    buildIso: pick("buildIso"),
-    buildImage: pick("buildImage"),
-    buildInstaller: pick("buildInstaller"),
+    rebuildInitramfs: overrides.rebuildInitramfs ?? rebuildInitramfsStage,
+    buildIso: overrides.buildIso ?? buildIsoStage,
+    buildImage: overrides.buildImage ?? buildImageStage,
+    buildInstaller: overrides.buildInstaller ?? buildInstallerStage,
   };
 }

@@ -3,10 +3,15 @@
  * is run (options), and the stages other modules provide (initramfs rebuild, ISO, and the part-2
  * hooks for overlays, disk images and installers), so each stage can be swapped or faked.
  */
+import type { EnrollKeys } from "../disk/boot-staging.js";
 import type { LoadedExtension } from "../extensions/manifest.js";
+import type { XattrLabels } from "../initramfs/squashfs.js";
 import type { Reporter } from "../reporter/reporter.js";
 import type { Profile, SDBootEnrollKeys } from "../../profile/model.js";
 import type { ReleaseSource } from "../../release/release-source.js";
+import type { PipelineOverlay } from "./overlay.js";
+
+export type { PipelineOverlay } from "./overlay.js";
 
 /** Where the inputs of a build come from. */
 export interface BuildInputs {
@@ -34,12 +39,15 @@ export interface BuildOptions {
 /** Callback for a stage's detail lines (`progressPrintf`). */
 export type Progress = (detail: string) => void;
 
+/** An extension as the rebuild gets it: loaded, with the SELinux labels its extraction recorded. */
+export type RebuildExtension = LoadedExtension & { labels?: XattrLabels };
+
 /** Request to rebuild the initramfs with system extensions (imager.md §4). */
 export interface InitramfsRebuildRequest {
   /** The release initramfs (zstd or xz newc cpio). */
   initramfs: string;
   /** Extensions in profile order; private copies the stage may change (firmware is moved out). */
-  extensions: readonly LoadedExtension[];
+  extensions: readonly RebuildExtension[];
   version: string;
   arch: string;
   /** Where to write the rebuilt initramfs. */
@@ -74,6 +82,8 @@ export interface IsoRequest {
   enrollment?: { pk: string; kek: string; db: string };
   /** DER of the UKI signing certificate (`EFI/keys/uki-signing-cert.der`). */
   signerCertificateDer?: Buffer;
+  /** Extracted image cache, carried as `/imagecache`. */
+  imageCacheDir?: string;
   /** GRUB module directory of a GRUB platform (`i386-pc`, `x86_64-efi`, `arm64-efi`) from the release. */
   grubModules: (platform: string) => Promise<string>;
   sourceDateEpoch: number;
@@ -92,15 +102,15 @@ export interface OutputStageRequest {
   cmdline: string;
   uki?: string;
   sdBoot?: string;
+  /** SecureBoot auto-enrollment files for the EFI partition (SecureBoot images, enroll mode ≠ off). */
+  enrollKeys?: EnrollKeys;
+  /** The overlay, pulled and asked for its options. */
+  overlay?: PipelineOverlay;
+  /** Extracted image cache (disk images: the IMAGECACHE partition). */
+  imageCacheDir?: string;
   sourceDateEpoch: number;
   signal?: AbortSignal;
   reporter: Reporter;
-}
-
-/** Overlay handling (part 2): pulls the overlay and returns its kernel args and profiles. */
-export interface OverlayStageResult {
-  kernelArgs: string[];
-  profiles: Record<string, Profile>;
 }
 
 /** Stage implementations the pipeline calls. */

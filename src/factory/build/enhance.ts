@@ -139,6 +139,8 @@ export async function enhanceFromSchematic(
     out.overlay = entry;
     profile.overlay = {
       name: ov.name,
+      // Pinned by the catalog digest, as upstream pulls overlays (re-homed onto the release source).
+      image: { imageRef: `${entry.ref}@${entry.digest}` },
       ...(ov.options !== null && ov.options.size > 0 ? { options: plainOptions(ov.options) } : {}),
     };
   }

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { pipeline as streamPipeline } from "node:stream/promises";
 import { isBootforgeError } from "../../errors/index.js";
 import { build } from "../../build/pipeline/index.js";
-import { rebuildInitramfsStage, requireStages } from "../../build/pipeline/stages.js";
+import { rebuildInitramfsStage } from "../../build/pipeline/stages.js";
 import type { InitramfsRebuildRequest, Stages } from "../../build/pipeline/types.js";
 import { schematicExtensionTar } from "../../build/initramfs/virtual-extensions.js";
 import { RecordingReporter, type ReportUpdate } from "../../build/reporter/reporter.js";
@@ -20,9 +20,6 @@ import { resolveProfile, type ContainerAsset, type OutputKind, type Profile } fr
 import { Quirks } from "../../profile/quirks.js";
 import type { Logger } from "../logger.js";
 import { NotImplementedError, type AssetPipeline, type PipelineInput } from "./asset-builder.js";
-import { buildImageStage } from "./disk-image-stage.js";
-import type { Enhanced } from "./enhance.js";
-import { buildInstallerStage } from "./installer-stage.js";
 
 /** Upstream's factory builds with this SOURCE_DATE_EPOCH (cmd/image-factory/cmd/service.go). */
 export const FACTORY_SOURCE_DATE_EPOCH = 1559424892;
@@ -38,53 +35,22 @@ export interface ImagerPipelineOptions {
   stages?: Partial<Stages>;
 }
 
-const ALWAYS: readonly OutputKind[] = ["kernel", "initramfs", "uki", "iso"];
-
-/** `build()` behind the factory's pipeline interface. */
+/** `build()` behind the factory's pipeline interface: every output kind the imager builds. */
 export class ImagerPipeline implements AssetPipeline {
   readonly #o: ImagerPipelineOptions;
-  readonly #kinds: ReadonlySet<OutputKind>;
 
-  private constructor(opts: ImagerPipelineOptions, kinds: ReadonlySet<OutputKind>) {
+  private constructor(opts: ImagerPipelineOptions) {
     this.#o = opts;
-    this.#kinds = kinds;
   }
 
-  /** Probes which late stages (disk image, installer) this build of Bootforge has. */
-  static async create(given: ImagerPipelineOptions): Promise<ImagerPipeline> {
-    const opts = {
-      ...given,
-      stages: { buildImage: buildImageStage, buildInstaller: buildInstallerStage, ...given.stages },
-    };
-    const kinds = new Set<OutputKind>(ALWAYS);
-    const probe = async (kind: OutputKind, stage: "buildImage" | "buildInstaller") => {
-      const ok = await requireStages(opts.stages ?? {}, [stage]).then(
-        () => true,
-        () => false,
-      );
-      if (ok) kinds.add(kind);
-    };
-    await probe("image", "buildImage");
-    await probe("installer", "buildInstaller");
+  /** Prepares the scratch directory. */
+  static async create(opts: ImagerPipelineOptions): Promise<ImagerPipeline> {
     await mkdir(opts.scratchDir, { recursive: true });
-    return new ImagerPipeline(opts, kinds);
+    return new ImagerPipeline(opts);
   }
 
-  supports(kind: OutputKind): boolean {
-    // The command line needs no release inputs: the asset builder computes it with the same module.
-    return this.#kinds.has(kind);
-  }
-
-  unsupportedReason(enhanced: Enhanced): string | undefined {
-    const kind = enhanced.profile.output?.kind ?? "unknown";
-    if (kind === "kernel" || kind === "cmdline") return undefined;
-    if (enhanced.overlay !== undefined) {
-      return `building ${kind} assets with an overlay is not available in this Bootforge build yet (the imager pipeline does not apply overlays)`;
-    }
-    if (enhanced.profile.customization?.embeddedMachineConfiguration) {
-      return `building ${kind} assets with an embedded machine configuration is not available in this Bootforge build yet`;
-    }
-    return undefined;
+  supports(_kind: OutputKind): boolean {
+    return true;
   }
 
   async build(input: PipelineInput, outPath: string): Promise<void> {
