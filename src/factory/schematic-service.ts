@@ -3,7 +3,7 @@
  * canonical YAML and ID, idempotent create, and a bounded in-memory cache of parsed schematics
  * (IDs are content addresses, so positive entries never go stale).
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { BootforgeError } from "../errors/index.js";
 import {
   MAX_SCHEMATIC_BYTES,
@@ -67,12 +67,27 @@ function parseUpstreamErrors(body: string | Uint8Array): Schematic {
   }
 }
 
+/** Bodies up to this size key the body cache by their own bytes (cheaper than hashing them). */
+const BODY_KEY_INLINE = 4096;
+
+/**
+ * The body cache key: the bytes themselves when small, else their sha256. Strings and bytes are
+ * keyed apart, as the decoder reads them through different paths.
+ */
+function bodyKey(body: string | Uint8Array, size: number): string {
+  if (typeof body === "string")
+    return size <= BODY_KEY_INLINE ? `s:${body}` : `S:${hash("sha256", body, "base64")}`;
+  if (size <= BODY_KEY_INLINE)
+    return `b:${Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("latin1")}`;
+  return `B:${hash("sha256", body, "base64")}`;
+}
+
 /** Creates and reads schematics. */
 export class SchematicService {
   readonly #store: SchematicStore;
   readonly #metrics: FactoryMetrics;
   readonly #cache = new Map<string, StoredSchematic>();
-  /** sha256 of a create body → what it decoded to, least recently used first. */
+  /** A create body (see `bodyKey`) → what it decoded to, least recently used first. */
   readonly #byBody = new Map<string, StoredSchematic>();
 
   constructor(store: SchematicStore, metrics: FactoryMetrics) {
@@ -88,11 +103,7 @@ export class SchematicService {
     }
     // Decoding (YAML parse, strict checks, canonical YAML, ID) is most of a create's CPU, and the
     // common call repeats a body seen before: the same bytes always decode to the same schematic.
-    // Strings and bytes are keyed apart, as the decoder reads them through different paths.
-    const key = createHash("sha256")
-      .update(typeof body === "string" ? "s" : "b")
-      .update(body)
-      .digest("base64");
+    const key = bodyKey(body, size);
     const seen = this.#byBody.get(key);
     // Only while the ID is in the ID cache, so storage is consulted exactly when it was before.
     if (seen !== undefined && this.#cache.has(seen.id)) {

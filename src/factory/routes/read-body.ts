@@ -51,30 +51,74 @@ function readIncoming(incoming: IncomingMessage, limit: number, tooLarge: () => 
     );
   }
   return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (settle: () => void) => {
-      incoming.off("data", onData);
-      incoming.off("end", onEnd);
-      incoming.off("error", onError);
-      incoming.off("close", onClose);
-      settle();
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        incoming.pause();
-        done(() => reject(tooLarge()));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => done(() => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-    const onError = (e: Error) => done(() => reject(e));
-    const onClose = () => done(() => reject(new Error("client closed the connection before the body ended")));
-    incoming.on("data", onData);
-    incoming.on("end", onEnd);
-    incoming.on("error", onError);
-    incoming.on("close", onClose);
+    new BodyCollector(incoming, limit, tooLarge, resolve, reject).start();
   });
+}
+
+/**
+ * The listeners of {@link readIncoming} as bound prototype methods rather than per-call arrow
+ * functions: this runs for every create, and named closures cost more than they look (tsx's
+ * keep-names helper redefines each one's `name`).
+ */
+class BodyCollector {
+  readonly #chunks: Buffer[] = [];
+  #size = 0;
+  readonly onData: (chunk: Buffer) => void;
+  readonly onEnd: () => void;
+  readonly onError: (e: Error) => void;
+  readonly onClose: () => void;
+
+  constructor(
+    readonly incoming: IncomingMessage,
+    readonly limit: number,
+    readonly tooLarge: () => Error,
+    readonly resolve: (b: Buffer) => void,
+    readonly reject: (e: unknown) => void,
+  ) {
+    this.onData = this.data.bind(this);
+    this.onEnd = this.end.bind(this);
+    this.onError = this.error.bind(this);
+    this.onClose = this.close.bind(this);
+  }
+
+  start(): void {
+    this.incoming.on("data", this.onData);
+    this.incoming.on("end", this.onEnd);
+    this.incoming.on("error", this.onError);
+    this.incoming.on("close", this.onClose);
+  }
+
+  #stop(): void {
+    this.incoming.off("data", this.onData);
+    this.incoming.off("end", this.onEnd);
+    this.incoming.off("error", this.onError);
+    this.incoming.off("close", this.onClose);
+  }
+
+  data(chunk: Buffer): void {
+    this.#size += chunk.length;
+    if (this.#size > this.limit) {
+      this.incoming.pause();
+      this.#stop();
+      this.reject(this.tooLarge());
+      return;
+    }
+    this.#chunks.push(chunk);
+  }
+
+  end(): void {
+    this.#stop();
+    const c = this.#chunks;
+    this.resolve(c.length === 1 ? c[0]! : Buffer.concat(c, this.#size));
+  }
+
+  error(e: Error): void {
+    this.#stop();
+    this.reject(e);
+  }
+
+  close(): void {
+    this.#stop();
+    this.reject(new Error("client closed the connection before the body ended"));
+  }
 }
