@@ -3,6 +3,7 @@
  * canonical YAML and ID, idempotent create, and a bounded in-memory cache of parsed schematics
  * (IDs are content addresses, so positive entries never go stale).
  */
+import { hash } from "node:crypto";
 import { BootforgeError } from "../errors/index.js";
 import {
   MAX_SCHEMATIC_BYTES,
@@ -23,6 +24,8 @@ export interface StoredSchematic {
 
 const ID = /^[0-9a-f]{64}$/;
 const CACHE_LIMIT = 10_000;
+/** Distinct request bodies remembered (most clients send one of a handful of schematics). */
+const BODY_CACHE_LIMIT = 1_000;
 
 /** Go type names of the schematic's structs, by the path of the mapping they decode. */
 const GO_TYPES: ReadonlyArray<[RegExp, string]> = [
@@ -64,11 +67,28 @@ function parseUpstreamErrors(body: string | Uint8Array): Schematic {
   }
 }
 
+/** Bodies up to this size key the body cache by their own bytes (cheaper than hashing them). */
+const BODY_KEY_INLINE = 4096;
+
+/**
+ * The body cache key: the bytes themselves when small, else their sha256. Strings and bytes are
+ * keyed apart, as the decoder reads them through different paths.
+ */
+function bodyKey(body: string | Uint8Array, size: number): string {
+  if (typeof body === "string")
+    return size <= BODY_KEY_INLINE ? `s:${body}` : `S:${hash("sha256", body, "base64")}`;
+  if (size <= BODY_KEY_INLINE)
+    return `b:${Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("latin1")}`;
+  return `B:${hash("sha256", body, "base64")}`;
+}
+
 /** Creates and reads schematics. */
 export class SchematicService {
   readonly #store: SchematicStore;
   readonly #metrics: FactoryMetrics;
   readonly #cache = new Map<string, StoredSchematic>();
+  /** A create body (see `bodyKey`) → what it decoded to, least recently used first. */
+  readonly #byBody = new Map<string, StoredSchematic>();
 
   constructor(store: SchematicStore, metrics: FactoryMetrics) {
     this.#store = store;
@@ -81,6 +101,17 @@ export class SchematicService {
     if (size > MAX_SCHEMATIC_BYTES) {
       throw new BootforgeError("too-large", `schematic is larger than ${MAX_SCHEMATIC_BYTES} bytes`);
     }
+    // Decoding (YAML parse, strict checks, canonical YAML, ID) is most of a create's CPU, and the
+    // common call repeats a body seen before: the same bytes always decode to the same schematic.
+    const key = bodyKey(body, size);
+    const seen = this.#byBody.get(key);
+    // Only while the ID is in the ID cache, so storage is consulted exactly when it was before.
+    if (seen !== undefined && this.#cache.has(seen.id)) {
+      this.#byBody.delete(key);
+      this.#byBody.set(key, seen);
+      this.#metrics.schematicDuplicate.inc();
+      return seen;
+    }
     const schematic = parseUpstreamErrors(body);
     const canonical = canonicalSchematic(schematic);
     const id = idOfCanonical(canonical);
@@ -92,6 +123,7 @@ export class SchematicService {
       this.#metrics.schematicCreate.inc();
     }
     this.#remember(entry);
+    this.#rememberBody(key, entry);
     return entry;
   }
 
@@ -112,6 +144,15 @@ export class SchematicService {
     const entry = { id, canonical, schematic };
     this.#remember(entry);
     return entry;
+  }
+
+  #rememberBody(key: string, e: StoredSchematic): void {
+    this.#byBody.delete(key);
+    if (this.#byBody.size >= BODY_CACHE_LIMIT) {
+      const oldest = this.#byBody.keys().next().value;
+      if (oldest !== undefined) this.#byBody.delete(oldest);
+    }
+    this.#byBody.set(key, e);
   }
 
   #remember(e: StoredSchematic): void {

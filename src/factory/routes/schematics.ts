@@ -9,7 +9,7 @@ import { readBodyLimited } from "./read-body.js";
 export function schematicRoutes(s: FactoryServices): RouteModule {
   return (app) => {
     app.post("/schematics", async (c) => {
-      const body = await readBodyLimited(c.req.raw, MAX_SCHEMATIC_BYTES, "schematic");
+      const body = await readBodyLimited(c.req.raw, MAX_SCHEMATIC_BYTES, "schematic", c.env?.incoming);
       const stored = await s.schematics.create(body);
       // Upstream writes with json.Encoder: compact, trailing newline, 201 even when it existed.
       return c.body(JSON.stringify({ id: stored.id, schematic: stored.canonical }) + "\n", 201, {
