@@ -12,6 +12,7 @@ import { OciLayout } from "./layout.js";
 import { assembleImage, writeImage } from "./image-builder.js";
 import { buildLayer } from "./layer-builder.js";
 import { resolveImage, readSmallBlob } from "./image.js";
+import { prng } from "../../test/helpers/prng.js";
 
 let root: string;
 let n = 0;
@@ -173,18 +174,6 @@ for (const c of ["none", "gzip", "zstd"] as const) {
     // A partial file must not be left looking complete.
     await assert.rejects(lstat(join(dest, "dir/file")), { code: "ENOENT" });
   });
-}
-
-/** Small deterministic PRNG (mulberry32), so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Asserts that everything under `sandbox` is `root/…` made of files, directories and contained symlinks. */

@@ -15,18 +15,9 @@ import {
 } from "../yaml/emit.js";
 import { parseTimestamp } from "../yaml/resolve.js";
 import { BOOTLOADER_KINDS, createSchematic, type Schematic } from "./model.js";
+import { prng } from "../../test/helpers/prng.js";
 
-/** A small, fast, seedable PRNG (mulberry32). Returns floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 export class Gen {
   readonly random: () => number;

@@ -10,18 +10,7 @@ import { decodeMetaPartition, META_PARTITION_SIZE } from "./meta-partition.js";
 import { decodeMetaValues, encodeMetaValues, parseMetaValue } from "./meta-value.js";
 import { SyslinuxAdv } from "./syslinux-adv.js";
 import { decodeTalosAdvCopy, encodeTalosAdv, TALOS_ADV_LENGTH } from "./talos-adv.js";
-
-/** mulberry32: small, seeded, good enough to spread inputs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng as rng } from "../../../../test/helpers/prng.js";
 
 const ALPHABET = [
   "a",
