@@ -4,7 +4,7 @@
  * rebuilds, and boots of what was built (ISO under SeaBIOS and OVMF, kernel+initramfs, UKI).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import { ensureFixtureRelease, EXTENSION_MODULE } from "../../fixtures/index.js"
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
 import { generateSecureBootKeys } from "../../src/build/secureboot/keys.js";
 import { boot } from "../qemu/boot.js";
+import { runImager, type ImagerRun } from "../helpers/run-imager.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const EPOCH = "1700000000";
@@ -36,39 +37,15 @@ after(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
 /** Runs the imager CLI against the fixture release. */
-function imager(args: string[], out: string, extra: string[] = []): Promise<Run> {
-  const argv = [
-    join(REPO, "bin", "imager.js"),
-    ...args,
-    "--talos-version",
-    VERSION,
-    "--release-source",
-    `oci-layout:${release}`,
-    "--cache-dir",
+function imager(args: string[], out: string, extra: string[] = []): Promise<ImagerRun> {
+  return runImager(args, {
+    source: `oci-layout:${release}`,
+    version: VERSION,
     cacheDir,
-    "--output",
     out,
-    ...extra,
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, {
-      cwd: REPO,
-      env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, NODE_NO_WARNINGS: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const stdout: Buffer[] = [];
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => stdout.push(c));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr }));
+    extra,
+    sourceDateEpoch: EPOCH,
   });
 }
 

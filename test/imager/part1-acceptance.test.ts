@@ -18,6 +18,7 @@ import { generateSecureBootKeys, KEY_FILES } from "../../src/build/secureboot/ke
 import { boot, qemuArgv } from "../qemu/boot.js";
 import { FACT_PREFIX } from "../qemu/facts.js";
 import { SNAKEOIL } from "../qemu/firmware.js";
+import { runImager, type ImagerRun } from "../helpers/run-imager.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const EPOCH = "1700000000";
@@ -62,37 +63,16 @@ after(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stderr: string;
-  ms: number;
-}
+type Run = ImagerRun;
 
 /** Runs the imager CLI; `--talos-version` and `--release-source` default to the fixture release. */
 function imager(args: string[], out: string, opts: { version?: string; source?: string } = {}): Promise<Run> {
-  const argv = [
-    join(REPO, "bin", "imager.js"),
-    ...args,
-    "--talos-version",
-    opts.version ?? VERSION,
-    "--release-source",
-    opts.source ?? `oci-layout:${release}`,
-    "--cache-dir",
+  return runImager(args, {
+    source: opts.source ?? `oci-layout:${release}`,
+    version: opts.version ?? VERSION,
     cacheDir,
-    "--output",
     out,
-  ];
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, {
-      cwd: REPO,
-      env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, NODE_NO_WARNINGS: "1" },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stderr, ms: Date.now() - started }));
+    sourceDateEpoch: EPOCH,
   });
 }
 

@@ -6,7 +6,7 @@
  * rebuilds and no partial output on failure.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtemp, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +16,7 @@ import { readGpt } from "../../src/build/formats/gpt.js";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
 import { generateSecureBootKeys } from "../../src/build/secureboot/keys.js";
 import { boot } from "../qemu/boot.js";
+import { runImager, type ImagerRun } from "../helpers/run-imager.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const EPOCH = "1700000000";
@@ -41,35 +42,17 @@ after(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stderr: string;
-}
+type Run = ImagerRun;
 
 /** Runs the imager CLI against the fixture release, optionally with a profile on stdin. */
 function imager(args: string[], out: string, stdin?: string): Promise<Run> {
-  const argv = [
-    join(REPO, "bin", "imager.js"),
-    ...args,
-    ...(stdin === undefined ? ["--talos-version", VERSION] : []),
-    "--release-source",
-    `oci-layout:${release}`,
-    "--cache-dir",
+  return runImager(args, {
+    source: `oci-layout:${release}`,
+    version: stdin === undefined ? VERSION : undefined,
+    stdin,
     cacheDir,
-    "--output",
     out,
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, {
-      cwd: REPO,
-      env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, NODE_NO_WARNINGS: "1" },
-      stdio: [stdin === undefined ? "ignore" : "pipe", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stderr }));
-    if (stdin !== undefined) child.stdin?.end(stdin);
+    sourceDateEpoch: EPOCH,
   });
 }
 

@@ -1,0 +1,59 @@
+/** Runs the `imager` CLI (bin/imager.js) as a user would, against a release, for end-to-end tests. */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { REPO_ROOT } from "./shared.js";
+
+/** What a run printed and how it ended. */
+export interface ImagerRun {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+  ms: number;
+}
+
+export interface ImagerRunOptions {
+  /** `--release-source` (e.g. `oci-layout:<dir>`). */
+  source: string;
+  out: string;
+  cacheDir: string;
+  sourceDateEpoch: string;
+  /** `--talos-version`; omitted when undefined (a stdin profile carries its own). */
+  version?: string | undefined;
+  /** A profile fed on stdin (the `-` profile argument). */
+  stdin?: string | undefined;
+  /** Flags placed after the common ones. */
+  extra?: readonly string[];
+}
+
+/** Spawns `imager <args> [--talos-version] --release-source --cache-dir --output [extra]`. */
+export function runImager(args: readonly string[], o: ImagerRunOptions): Promise<ImagerRun> {
+  const argv = [
+    join(REPO_ROOT, "bin", "imager.js"),
+    ...args,
+    ...(o.version === undefined ? [] : ["--talos-version", o.version]),
+    "--release-source",
+    o.source,
+    "--cache-dir",
+    o.cacheDir,
+    "--output",
+    o.out,
+    ...(o.extra ?? []),
+  ];
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, {
+      cwd: REPO_ROOT,
+      env: { ...process.env, SOURCE_DATE_EPOCH: o.sourceDateEpoch, NODE_NO_WARNINGS: "1" },
+      stdio: [o.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    const stdout: Buffer[] = [];
+    let stderr = "";
+    child.stdout?.on("data", (c: Buffer) => stdout.push(c));
+    child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code) =>
+      resolve({ code, stdout: Buffer.concat(stdout), stderr, ms: Date.now() - started }),
+    );
+    if (o.stdin !== undefined) child.stdin?.end(o.stdin);
+  });
+}
