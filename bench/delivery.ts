@@ -10,27 +10,19 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { EMPTY_ID, fixtureRelease } from "../test/factory/harness.js";
 import { spawnFactory } from "../test/reliability/spawn-factory.js";
 import { machine, median, peakRssKiB, report, rssKiB, summarizeProfile } from "./lib/common.js";
+import { freePort } from "../src/oci/testing/registry.js";
 
 const run = promisify(execFile);
 const MIB = Number(process.env.BENCH_DELIVERY_MIB ?? 1024);
 const ROUNDS = 3;
 const CONCURRENT = 20;
 const profile = process.argv.includes("--profile");
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 interface Curl {
   ttfb: number;

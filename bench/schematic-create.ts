@@ -8,25 +8,17 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { fixtureRelease } from "../test/factory/harness.js";
 import { spawnFactory } from "../test/reliability/spawn-factory.js";
 import { machine, report, summarizeProfile } from "./lib/common.js";
+import { freePort } from "../src/oci/testing/registry.js";
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 10);
 const BODY = 'customization:\n  extraKernelArgs:\n    - "net.ifnames=0"\n';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 interface Wrk {
   rps: number;
