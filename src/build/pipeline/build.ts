@@ -277,8 +277,10 @@ async function buildUkiStage(ctx: Ctx, kind: OutputKind, assets: Assets): Promis
     cmdline: assets.cmdline,
     version: profile.version ?? "",
     ...(profile.name ? { name: profile.name } : {}),
+    // Upstream's builder drops the profiles silently before Talos 1.10 (1.5–1.9 UKIs have none).
     profiles:
-      kind === "uki" || kind === "iso" || kind === "image" || kind === "installer"
+      new Quirks(profile.version ?? "").supportsUKIProfiles &&
+      (kind === "uki" || kind === "iso" || kind === "image" || kind === "installer")
         ? extraUkiProfiles(kind, assets.cmdline)
         : [],
     timestamp: ctx.epoch,
