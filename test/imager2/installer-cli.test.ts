@@ -360,6 +360,11 @@ for (const c of CASES) {
     assert.match(ra.stderr, new RegExp(`^ {4}writing image tarball$`, "m"));
     if (c.overlay) assert.match(ra.stderr, /^ {4}generating overlay installer layer$/m);
     assert.deepEqual(await readdir(a), [c.file]);
+    // docker-archive tagged with the base installer reference, as upstream's tarball.WriteToFile
+    const base = c.version === "v1.11.0" ? "installer-base" : "installer";
+    const m = spawnSync("tar", ["-xOf", tarPath, "manifest.json"], { encoding: "utf8" });
+    const [entry] = JSON.parse(m.stdout) as { RepoTags: string[] }[];
+    assert.deepEqual(entry?.RepoTags, [`ghcr.io/siderolabs/${base}:${c.version}`]);
     assert.equal(rb.code, 0, rb.stderr);
     assert.ok((await readFile(tarPath)).equals(await readFile(join(b, c.file))), "rebuild differs");
     await rm(b, { recursive: true, force: true });
