@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createReadStream, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -46,6 +46,8 @@ interface Case {
   platform: string;
   secureboot: boolean;
   overlay: boolean;
+  /** A profile fed on stdin (the `-` argument); other flags are then ignored, as upstream. */
+  stdin?: () => string;
 }
 
 const CASES: Case[] = [
@@ -133,9 +135,42 @@ const CASES: Case[] = [
     secureboot: true,
     overlay: false,
   },
+  {
+    // The guide's profile.yaml example, as written for a release that still had `installer`
+    // images (the fixture's 1.9); `crane export` is `image-factory oci export` here.
+    name: "guide profile.yaml installer: extension from an exported tarball (1.9, stdin)",
+    version: "v1.9.0",
+    args: () => ["-"],
+    stdin: () =>
+      [
+        "arch: amd64",
+        "platform: metal",
+        "secureboot: false",
+        "version: v1.9.0",
+        "input:",
+        "  kernel:",
+        "    path: /usr/install/amd64/vmlinuz",
+        "  initramfs:",
+        "    path: /usr/install/amd64/initramfs.xz",
+        "  baseInstaller:",
+        "    imageRef: ghcr.io/siderolabs/installer:v1.9.0",
+        "  systemExtensions:",
+        `    - tarballPath: ${exportedExtension}  # notice we use 'tarballPath' instead of 'imageRef'`,
+        "output:",
+        "  kind: installer",
+        "  outFormat: raw",
+        "",
+      ].join("\n"),
+    file: "installer-amd64.tar",
+    arch: "amd64",
+    platform: "metal",
+    secureboot: false,
+    overlay: false,
+  },
 ];
 
 let release = "";
+let exportedExtension = "";
 let scratch = "";
 let keys = "";
 let registry: TestRegistry | undefined;
@@ -149,6 +184,19 @@ before(async () => {
   await generateSecureBootKeys(keys, { ukiBits: 2048, notBefore: new Date(Number(EPOCH) * 1000) });
   vectors = readVectors<{ registry: { installerImages: VectorImage[] } }>("integration-expectations.json")
     .registry.installerImages;
+  exportedExtension = join(scratch, "bootforge-hello.tar");
+  const exported = spawnSync(
+    process.execPath,
+    [
+      join(REPO, "bin", "image-factory.js"),
+      "oci",
+      "export",
+      `oci:${release}:siderolabs/bootforge-hello:1.0.0`,
+    ],
+    { maxBuffer: 256 * 1024 * 1024, timeout: 60_000 },
+  );
+  assert.equal(exported.status, 0, exported.stderr?.toString());
+  await writeFile(exportedExtension, exported.stdout);
   registry = await startRegistry("none");
   // Installer builds are short and independent: two at a time, each case built twice.
   const limit = limiter(2);
@@ -170,7 +218,8 @@ const outDir = (c: Case, suffix: string) => join(scratch, `${CASES.indexOf(c)}-$
 function imager(c: Case, out: string): Promise<ImagerRun> {
   return runImager(c.args(keys), {
     source: `oci-layout:${release}`,
-    version: c.version,
+    version: c.stdin ? undefined : c.version,
+    stdin: c.stdin?.(),
     cacheDir,
     out,
     sourceDateEpoch: EPOCH,
@@ -359,6 +408,7 @@ for (const c of CASES) {
     ]);
     assert.match(ra.stderr, new RegExp(`^ {4}writing image tarball$`, "m"));
     if (c.overlay) assert.match(ra.stderr, /^ {4}generating overlay installer layer$/m);
+    if (c.stdin) assert.ok(ra.stderr.includes(`\n    extracting ${exportedExtension}...\n`), ra.stderr);
     assert.deepEqual(await readdir(a), [c.file]);
     // docker-archive tagged with the base installer reference, as upstream's tarball.WriteToFile
     const base = c.version === "v1.11.0" ? "installer-base" : "installer";

@@ -237,10 +237,15 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
       extensions.push({ ...(await loadExtension(dir)), ...(ext.labels ? { labels: ext.labels } : {}) });
       continue;
     }
+    // upstream ContainerAsset.Extract: a tarball is extracted, never pulled
     progress(
       reporter,
       stage,
-      asset.ociPath ? `using OCI image from ${asset.ociPath}...` : `pulling ${label}...`,
+      asset.tarballPath
+        ? `extracting ${asset.tarballPath}...`
+        : asset.ociPath
+          ? `using OCI image from ${asset.ociPath}...`
+          : `pulling ${label}...`,
     );
     const ext = await inputs.release.extension(asset);
     // The cached tree is shared: the rebuild moves firmware out of it, so work on a private copy.
