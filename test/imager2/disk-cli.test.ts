@@ -313,3 +313,34 @@ test("--image-cache: the upstream cache layout in the IMAGECACHE partition and u
   tool("xorriso", ["-osirrox", "on", "-indev", iso, "-extract", `/imagecache/${ref}`, extracted]);
   assert.ok((await readFile(extracted)).equals(files.get(ref)!));
 });
+
+test("1.9 (GRUB era): metal image and ISO build, with the UKI they do not use", async () => {
+  // Upstream builds a UKI from 1.5 on; before 1.10 it has no extra profiles (this used to fail).
+  const opts = { source: `oci-layout:${release}`, version: "v1.9.0", cacheDir, sourceDateEpoch: EPOCH };
+  const out = join(scratch, "v19");
+  const [img, iso] = await Promise.all([
+    runImager(["metal", "--arch", "amd64"], { ...opts, out: join(out, "img") }),
+    runImager(["iso", "--arch", "amd64"], { ...opts, out: join(out, "iso") }),
+  ]);
+  const raw = join(out, "img", "metal-amd64.raw");
+  assertOk(img, [
+    "UKI ready",
+    "disk image ready",
+    `output asset path: ${raw}`,
+    `compression done: ${raw}.zst`,
+  ]);
+  tool("zstd", ["-d", "-q", "--sparse", "-o", raw, `${raw}.zst`]);
+  assert.equal((await stat(raw)).size, 1246 * MIB);
+  const parts = partitions(raw);
+  assert.deepEqual(
+    parts.map((p) => p.name),
+    ["EFI", "BIOS", "BOOT", "META"],
+  );
+  await checkFilesystems(raw, parts);
+  const isoPath = join(out, "iso", "metal-amd64.iso");
+  assertOk(iso, ["UKI ready", "ISO ready", `output asset path: ${isoPath}`]);
+  const listed = tool("xorriso", ["-indev", isoPath, "-find", "/boot", "-type", "f"]);
+  assert.match(listed, /'\/boot\/vmlinuz'/);
+  assert.match(listed, /'\/boot\/grub\/grub\.cfg'/);
+  await rm(out, { recursive: true, force: true });
+});
