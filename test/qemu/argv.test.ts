@@ -33,6 +33,23 @@ test("every argv is TCG, -nic none, no display, and never KVM", async () => {
     await assert.rejects(
       qemuArgv({ arch: "arm64", firmware: "bios", media: { kind: "iso", path: "/x.iso" } }, scratch),
     );
+    // A 4Kn disk: both block sizes on the virtio-blk device; a plain disk leaves QEMU's 512.
+    const disk = async (sectorSize?: 512 | 4096) =>
+      (
+        await qemuArgv(
+          {
+            arch: "amd64",
+            firmware: "uefi",
+            media: { kind: "disk", path: "/x.raw", ...(sectorSize ? { sectorSize } : {}) },
+          },
+          scratch,
+        )
+      ).join(" ");
+    assert.match(
+      await disk(4096),
+      / -device virtio-blk-pci,drive=hd0,bootindex=0,logical_block_size=4096,physical_block_size=4096( |$)/,
+    );
+    assert.doesNotMatch(await disk(), /block_size/);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

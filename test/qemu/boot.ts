@@ -18,7 +18,11 @@ import { firmwareFiles } from "./firmware.js";
 export type BootMedia =
   | { kind: "kernel"; vmlinuz: string; initramfs: string; cmdline: string }
   | { kind: "iso"; path: string }
-  | { kind: "disk"; path: string; format?: "raw" | "qcow2" }
+  /**
+   * A disk on virtio-blk; `sectorSize` 4096 presents it as a 4Kn drive (logical and physical),
+   * as the 4K-sector images are meant for.
+   */
+  | { kind: "disk"; path: string; format?: "raw" | "qcow2"; sectorSize?: 512 | 4096 }
   /** A UKI placed as the removable-media boot loader on a generated FAT drive (UEFI only). */
   | { kind: "uki"; path: string };
 
@@ -33,6 +37,11 @@ export interface BootOptions {
   /** Fail unless the init printed `ok` (default true). */
   expectOk?: boolean;
   extraArgs?: string[];
+  /**
+   * Stop QEMU as soon as the serial log matches (e.g. a firmware refusal), instead of waiting
+   * for the timeout; such a boot usually also sets `expectOk: false`.
+   */
+  stopOn?: RegExp;
 }
 
 /** A finished boot. */
@@ -105,7 +114,11 @@ export async function qemuArgv(opts: BootOptions, scratch: string): Promise<stri
   } else if (m.kind === "disk") {
     // snapshot=on: the guest writes (META, state) never reach the artifact under test.
     argv.push("-drive", `if=none,id=hd0,format=${m.format ?? "raw"},snapshot=on,file=${m.path}`);
-    argv.push("-device", "virtio-blk-pci,drive=hd0,bootindex=0");
+    const blocks =
+      m.sectorSize === undefined
+        ? ""
+        : `,logical_block_size=${m.sectorSize},physical_block_size=${m.sectorSize}`;
+    argv.push("-device", `virtio-blk-pci,drive=hd0,bootindex=0${blocks}`);
   } else {
     if (fw.code === undefined) throw new BootforgeError("unsupported", "a UKI boots only under UEFI");
     const esp = join(scratch, "esp", "EFI", "BOOT");
@@ -142,14 +155,22 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
       }, timeoutMs);
       child.stdout.setEncoding("utf8");
       child.stderr.setEncoding("utf8");
+      const stopIfMatched = () => {
+        // search(), not test(): a /g pattern would carry lastIndex from one chunk to the next.
+        if (opts.stopOn && log.search(opts.stopOn) >= 0) child.kill("SIGKILL");
+      };
       child.stdout.on("data", (s: string) => {
         log += s;
+        stopIfMatched();
         // The init powers off after `ok`; should the guest hang in poweroff, stop waiting.
         if (graceTimer === undefined && log.includes(`${FACT_PREFIX}ok`)) {
           graceTimer = setTimeout(() => child.kill("SIGKILL"), 10_000);
         }
       });
-      child.stderr.on("data", (s: string) => (log += s));
+      child.stderr.on("data", (s: string) => {
+        log += s;
+        stopIfMatched();
+      });
       child.on("error", (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         const pkg = opts.arch === "amd64" ? "qemu-system-x86" : "qemu-system-arm";
