@@ -27,9 +27,10 @@ export interface OpenedSource {
 export async function openSource(location: string, client: RegistryClient): Promise<OpenedSource> {
   const m = /^(oci|oci-archive|docker-archive):(.+)$/.exec(location);
   if (m?.[1] && m[2]) {
-    // A trailing `:name` selects an image; paths with colons can be disambiguated with a trailing `:`.
+    // skopeo's syntax: the path ends at the first colon and the rest names the image, so a name
+    // may carry a tag or digest (`oci:<dir>:siderolabs/installer:v1.11.0`).
     const body = m[2];
-    const i = body.lastIndexOf(":");
+    const i = body.indexOf(":");
     const path = i > 0 ? body.slice(0, i) : body;
     const ref = i > 0 ? body.slice(i + 1) : "";
     const source =

@@ -1,5 +1,7 @@
 /** Runs the `imager` CLI (bin/imager.js) as a user would, against a release, for end-to-end tests. */
 import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "./shared.js";
 
@@ -9,6 +11,11 @@ export interface ImagerRun {
   stdout: Buffer;
   stderr: string;
   ms: number;
+  /**
+   * Peak resident set size in KiB (`measureRss`): the largest of the imager process and the tools
+   * it ran and waited for (GNU time's `%M`), so a tool blowing up memory counts too.
+   */
+  maxRssKiB?: number;
 }
 
 export interface ImagerRunOptions {
@@ -23,10 +30,31 @@ export interface ImagerRunOptions {
   stdin?: string | undefined;
   /** Flags placed after the common ones. */
   extra?: readonly string[];
+  /** Runs under GNU time (Debian `time`) and reports `maxRssKiB`. */
+  measureRss?: boolean;
 }
 
 /** Spawns `imager <args> [--talos-version] --release-source --cache-dir --output [extra]`. */
-export function runImager(args: readonly string[], o: ImagerRunOptions): Promise<ImagerRun> {
+export async function runImager(args: readonly string[], o: ImagerRunOptions): Promise<ImagerRun> {
+  if (!o.measureRss) return spawnImager(process.execPath, [], args, o);
+  const dir = await mkdtemp(join(tmpdir(), "bootforge-rss-"));
+  try {
+    const file = join(dir, "rss");
+    const run = await spawnImager("/usr/bin/time", ["-f", "%M", "-o", file, process.execPath], args, o);
+    const kib = Number((await readFile(file, "utf8")).trim().split("\n").pop());
+    if (!Number.isFinite(kib) || kib <= 0) throw new Error(`time reported no peak RSS: ${run.stderr}`);
+    return { ...run, maxRssKiB: kib };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function spawnImager(
+  command: string,
+  prefix: readonly string[],
+  args: readonly string[],
+  o: ImagerRunOptions,
+): Promise<ImagerRun> {
   const argv = [
     join(REPO_ROOT, "bin", "imager.js"),
     ...args,
@@ -41,7 +69,7 @@ export function runImager(args: readonly string[], o: ImagerRunOptions): Promise
   ];
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, {
+    const child = spawn(command, [...prefix, ...argv], {
       cwd: REPO_ROOT,
       env: { ...process.env, SOURCE_DATE_EPOCH: o.sourceDateEpoch, NODE_NO_WARNINGS: "1" },
       stdio: [o.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],

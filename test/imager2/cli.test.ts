@@ -2,8 +2,11 @@
  * The imager CLI for disk images, installers and overlays against the fixture release (an OCI
  * layout, no network), as the boot-assets guide runs it: upstream console lines and output names,
  * a metal image that boots under SeaBIOS/GRUB and reports extensions, META and command line,
- * cloud formats, the installer docker-archive read by skopeo, an SBC overlay build, byte-identical
- * rebuilds and no partial output on failure.
+ * cloud formats, an SBC overlay build, byte-identical rebuilds and no partial output on failure.
+ * Installers are in installer-cli.test.ts, sparse images and the image cache in disk-cli.test.ts.
+ *
+ * The builds are independent, so they all start in `before`, two at a time, and each test awaits
+ * its own: builds overlap the QEMU boot and each other's single-threaded phases.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -30,17 +33,97 @@ const OVERLAY_ARGS = [
   "talos.dashboard.disabled=1",
 ];
 
+const METAL_FLAGS = [
+  "metal",
+  "--arch",
+  "amd64",
+  "--system-extension-image",
+  HELLO,
+  "--meta",
+  "0x0a=bootforge-meta",
+  // QEMU's serial console is ttyS0, so the fixture's facts are readable there.
+  "--extra-kernel-arg",
+  "console=ttyS0",
+];
+const SB_METAL_FLAGS = () => [
+  "secureboot-metal",
+  "--arch",
+  "amd64",
+  "--secureboot-keys-dir",
+  join(scratch, "keys"),
+];
+// As the guide's rpi_generic example: the base profile comes from the overlay image.
+const OVERLAY_FLAGS = [
+  OVERLAY.name,
+  "--arch",
+  "arm64",
+  "--system-extension-image",
+  HELLO,
+  "--overlay-image",
+  OVERLAY_REF,
+  `--overlay-name=${OVERLAY.name}`,
+];
+
 let release = "";
 let scratch = "";
 const cacheDir = join(REPO, ".cache", "imager-test");
 
+/** The builds the tests check, by name: arguments and output directory. */
+const BUILDS = {
+  metal: () => [METAL_FLAGS, join(scratch, "metal-a")],
+  sbMetalA: () => [SB_METAL_FLAGS(), join(scratch, "sb-metal-a")],
+  sbMetalB: () => [SB_METAL_FLAGS(), join(scratch, "sb-metal-b")],
+  aws: () => [["aws", "--arch", "amd64"], join(scratch, "aws")],
+  gcp: () => [["gcp", "--arch", "amd64"], join(scratch, "gcp")],
+  vmware: () => [["vmware", "--arch", "amd64"], join(scratch, "vmware")],
+  overlay: () => [OVERLAY_FLAGS, join(scratch, "overlay")],
+} satisfies Record<string, () => [string[], string]>;
+type BuildName = keyof typeof BUILDS;
+const started = new Map<BuildName, Promise<Run>>();
+
+/** The run of a build started in `before`. */
+function built(name: BuildName): Promise<Run> {
+  const p = started.get(name);
+  assert.ok(p, `${name} was not started`);
+  return p;
+}
+
 before(async () => {
   release = (await ensureFixtureRelease()).dir;
   scratch = await mkdtemp(join(tmpdir(), "bootforge-imager2-cli-"));
+  await generateSecureBootKeys(join(scratch, "keys"), {
+    ukiBits: 2048,
+    notBefore: new Date(Number(EPOCH) * 1000),
+  });
+  // Two at a time: the machine has two cores, and the first test's QEMU boot runs meanwhile.
+  const limit = limiter(2);
+  for (const [name, spec] of Object.entries(BUILDS) as [BuildName, () => [string[], string]][]) {
+    const [args, out] = spec();
+    const p = limit(() => imager(args, out));
+    p.catch(() => undefined); // reported by the test that awaits it
+    started.set(name, p);
+  }
 });
 after(async () => {
+  await Promise.allSettled(started.values());
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
+
+/** Runs at most `n` tasks at once. */
+function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await task();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
 
 type Run = ImagerRun;
 
@@ -73,20 +156,8 @@ function assertLines(r: Run, expected: string[]): void {
 const sameBytes = async (a: string, b: string) => (await readFile(a)).equals(await readFile(b));
 
 test("guide metal example: extensions and META in a .raw.zst that boots under SeaBIOS/GRUB", async () => {
-  const flags = [
-    "metal",
-    "--arch",
-    "amd64",
-    "--system-extension-image",
-    HELLO,
-    "--meta",
-    "0x0a=bootforge-meta",
-    // QEMU's serial console is ttyS0, so the fixture's facts are readable there.
-    "--extra-kernel-arg",
-    "console=ttyS0",
-  ];
   const a = join(scratch, "metal-a");
-  const r = await imager(flags, a);
+  const r = await built("metal");
   const cmdline = buildKernelCmdline({
     platform: "metal",
     arch: "amd64",
@@ -133,11 +204,8 @@ test("guide metal example: extensions and META in a .raw.zst that boots under Se
 });
 
 test("secureboot-metal builds with generated keys, byte-identical twice", async () => {
-  const keys = join(scratch, "keys");
-  await generateSecureBootKeys(keys, { ukiBits: 2048, notBefore: new Date(Number(EPOCH) * 1000) });
-  const flags = ["secureboot-metal", "--arch", "amd64", "--secureboot-keys-dir", keys];
   const [a, b] = [join(scratch, "sb-metal-a"), join(scratch, "sb-metal-b")];
-  const r = await imager(flags, a);
+  const r = await built("sbMetalA");
   const name = "metal-amd64-secureboot.raw";
   assertLines(r, [
     "UKI ready",
@@ -145,7 +213,8 @@ test("secureboot-metal builds with generated keys, byte-identical twice", async 
     `output asset path: ${join(a, name)}`,
     `compression done: ${join(a, `${name}.zst`)}`,
   ]);
-  assert.equal((await imager(flags, b)).code, 0);
+  const rb = await built("sbMetalB");
+  assert.equal(rb.code, 0, rb.stderr);
   // zstd is a function of its input, so equal archives mean equal raw images
   assert.ok(await sameBytes(join(a, `${name}.zst`), join(b, `${name}.zst`)), "rebuild differs");
   const z = spawnSync("zstd", ["-d", "-q", "-f", "--sparse", "-o", join(a, name), join(a, `${name}.zst`)]);
@@ -162,14 +231,14 @@ test("secureboot-metal builds with generated keys, byte-identical twice", async 
 
 // The guide shows aws-amd64.raw.xz from an older release; upstream's aws profile now compresses with zstd.
 test("cloud profiles: aws .raw.zst, gcp .raw.tar.gz, vmware .ova", async () => {
-  const cases: [string, string, string][] = [
+  const cases: ["aws" | "gcp" | "vmware", string, string][] = [
     ["aws", "aws-amd64.raw", "compression done: %s.zst"],
     ["gcp", "gcp-amd64.raw", "archive is ready: %s.tar.gz"],
     ["vmware", "vmware-amd64.ova", ""],
   ];
   for (const [profile, name, last] of cases) {
     const out = join(scratch, profile);
-    const r = await imager([profile, "--arch", "amd64"], out);
+    const r = await built(profile);
     const path = join(out, name);
     assertLines(r, [
       `kernel command line: ${buildKernelCmdline({ platform: profile, arch: "amd64", version: VERSION, outputKind: "image", secureboot: false }).toString()}`,
@@ -193,65 +262,9 @@ test("cloud profiles: aws .raw.zst, gcp .raw.tar.gz, vmware .ova", async () => {
   }
 });
 
-test("guide installer example: installer-amd64.tar that skopeo reads, reproducible", async () => {
-  const flags = ["installer", "--platform=metal", "--arch", "amd64", "--system-extension-image", HELLO];
-  const [a, b] = [join(scratch, "inst-a"), join(scratch, "inst-b")];
-  const r = await imager(flags, a);
-  const tarPath = join(a, "installer-amd64.tar");
-  assertLines(r, [
-    "initramfs ready",
-    "UKI ready",
-    "building installer...",
-    "installer container image ready",
-    `output asset path: ${tarPath}`,
-  ]);
-  const s = spawnSync("skopeo", ["inspect", `docker-archive:${tarPath}`], { encoding: "utf8" });
-  assert.equal(s.status, 0, s.stderr);
-  const info = JSON.parse(s.stdout) as { Architecture: string; Layers: string[]; RepoTags?: string[] };
-  assert.equal(info.Architecture, "amd64");
-  // installer-base (one layer) + artifacts
-  assert.equal(info.Layers.length, 2);
-  const manifest = spawnSync("tar", ["-xOf", tarPath, "manifest.json"], { encoding: "utf8" });
-  const [m] = JSON.parse(manifest.stdout) as { RepoTags: string[] }[];
-  assert.deepEqual(m?.RepoTags, [`ghcr.io/siderolabs/installer-base:${VERSION}`]);
-  assert.equal((await imager(flags, b)).code, 0);
-  assert.ok(await sameBytes(tarPath, join(b, "installer-amd64.tar")), "installer rebuild differs");
-
-  // --image-cache from an OCI layout (any single image stands in for a cache): the ISO carries it
-  const cache = join(scratch, "cache-layout");
-  const c = spawnSync("skopeo", ["copy", "-q", `docker-archive:${tarPath}`, `oci:${cache}:cache`], {
-    encoding: "utf8",
-  });
-  assert.equal(c.status, 0, c.stderr);
-  const isoOut = join(scratch, "iso-cache");
-  const ri = await imager(["iso", "--arch", "amd64", "--image-cache", cache], isoOut);
-  assertLines(ri, ["ISO ready", `output asset path: ${join(isoOut, "metal-amd64.iso")}`]);
-  const ls = spawnSync(
-    "xorriso",
-    ["-indev", join(isoOut, "metal-amd64.iso"), "-find", "/imagecache", "-type", "f"],
-    {
-      encoding: "utf8",
-    },
-  );
-  assert.match(ls.stdout, /\/imagecache\/usr\/install\/amd64\/vmlinuz\.efi/, ls.stdout + ls.stderr);
-});
-
 test("guide SBC overlay example: the overlay's profile, kernel args, partition offset and install step", async () => {
   const out = join(scratch, "overlay");
-  // As the guide's rpi_generic example: the base profile comes from the overlay image.
-  const r = await imager(
-    [
-      OVERLAY.name,
-      "--arch",
-      "arm64",
-      "--system-extension-image",
-      HELLO,
-      "--overlay-image",
-      OVERLAY_REF,
-      `--overlay-name=${OVERLAY.name}`,
-    ],
-    out,
-  );
+  const r = await built("overlay");
   const cmdline = buildKernelCmdline({
     platform: "metal",
     arch: "arm64",

@@ -145,17 +145,33 @@ export function renderManifest(vmdkSha256: string, ovfSha256: string): string {
 /** The content ID written into every OVA's VMDK descriptor (qemu-img picks a random one). */
 export const OVA_VMDK_CID = guidFromLabel("talos-image-vmdk").replace(/-/g, "").slice(0, 8);
 
-/** Replaces the random `CID=` of a VMDK's embedded descriptor with `cid` (same length, in place). */
+/**
+ * Replaces the random `CID=` of a streamOptimized VMDK's embedded descriptor with `cid`. qemu-img
+ * prints the CID without zero padding (`CID=%x`), so one build in sixteen has a shorter one: the
+ * descriptor text is rewritten inside its area (sparse header: descriptorOffset/descriptorSize,
+ * in sectors), zero-filled to the end, rather than patched in place.
+ */
 export async function fixVmdkCid(path: string, cid = OVA_VMDK_CID): Promise<void> {
   const f = await open(path, "r+");
   try {
-    // the embedded descriptor sits in the first sectors of a streamOptimized VMDK
-    const head = Buffer.alloc(64 * 1024);
-    const { bytesRead } = await f.read(head, 0, head.length, 0);
-    const text = head.subarray(0, bytesRead).toString("latin1");
-    const m = /\nCID=([0-9a-f]{8})\n/.exec(text);
+    const header = Buffer.alloc(512);
+    await f.read(header, 0, header.length, 0);
+    if (header.toString("latin1", 0, 4) !== "KDMV") throw ioError(`${path}: not a sparse VMDK`);
+    const start = Number(header.readBigUInt64LE(28)) * 512;
+    const size = Number(header.readBigUInt64LE(36)) * 512;
+    if (start === 0 || size === 0 || size > 1024 * 1024)
+      throw ioError(`${path}: no embedded VMDK descriptor`);
+    const area = Buffer.alloc(size);
+    await f.read(area, 0, size, start);
+    const end = area.indexOf(0);
+    const text = area.toString("latin1", 0, end < 0 ? size : end);
+    const m = /\nCID=([0-9a-f]{1,8})\n/.exec(text);
     if (!m) throw ioError(`${path}: no VMDK descriptor CID found`);
-    await f.write(Buffer.from(cid, "latin1"), 0, 8, m.index + 5);
+    const fixed = Buffer.from(text.replace(m[0], `\nCID=${cid}\n`), "latin1");
+    if (fixed.length >= size) throw ioError(`${path}: VMDK descriptor area too small`);
+    const out = Buffer.alloc(size);
+    fixed.copy(out);
+    await f.write(out, 0, size, start);
   } finally {
     await f.close();
   }

@@ -237,10 +237,15 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
       extensions.push({ ...(await loadExtension(dir)), ...(ext.labels ? { labels: ext.labels } : {}) });
       continue;
     }
+    // upstream ContainerAsset.Extract: a tarball is extracted, never pulled
     progress(
       reporter,
       stage,
-      asset.ociPath ? `using OCI image from ${asset.ociPath}...` : `pulling ${label}...`,
+      asset.tarballPath
+        ? `extracting ${asset.tarballPath}...`
+        : asset.ociPath
+          ? `using OCI image from ${asset.ociPath}...`
+          : `pulling ${label}...`,
     );
     const ext = await inputs.release.extension(asset);
     // The cached tree is shared: the rebuild moves firmware out of it, so work on a private copy.
@@ -277,8 +282,10 @@ async function buildUkiStage(ctx: Ctx, kind: OutputKind, assets: Assets): Promis
     cmdline: assets.cmdline,
     version: profile.version ?? "",
     ...(profile.name ? { name: profile.name } : {}),
+    // Upstream's builder drops the profiles silently before Talos 1.10 (1.5–1.9 UKIs have none).
     profiles:
-      kind === "uki" || kind === "iso" || kind === "image" || kind === "installer"
+      new Quirks(profile.version ?? "").supportsUKIProfiles &&
+      (kind === "uki" || kind === "iso" || kind === "image" || kind === "installer")
         ? extraUkiProfiles(kind, assets.cmdline)
         : [],
     timestamp: ctx.epoch,

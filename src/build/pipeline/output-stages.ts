@@ -10,6 +10,7 @@ import { formatReference, parseReference } from "../../oci/reference.js";
 import type { ImageSource } from "../../oci/source.js";
 import { Quirks } from "../../profile/quirks.js";
 import { buildImageOutput } from "../disk/image.js";
+import { imageCacheSize } from "../image-cache/image-cache.js";
 import { buildInstallerImage, type InstallerArtifacts } from "../installer/installer-image.js";
 import { progress } from "../reporter/reporter.js";
 import type { OutputStageRequest } from "./types.js";
@@ -30,7 +31,13 @@ export async function buildImageStage(req: OutputStageRequest): Promise<void> {
     bootloader === "grub" || bootloader === "dual-boot"
       ? await req.inputs.release.imagerPath("/usr/lib/grub")
       : undefined;
-  const size = profile.output?.imageOptions?.diskSize ?? 0;
+  let size = profile.output?.imageOptions?.diskSize ?? 0;
+  if (req.imageCacheDir) {
+    // buildImageOutput grows the disk by the same amount; upstream reports it before creating the disk.
+    const cacheSize = await imageCacheSize(req.imageCacheDir);
+    progress(reporter, stage, `updating image size to accommodate image cache: +${humanizeBytes(cacheSize)}`);
+    size += cacheSize;
+  }
   progress(reporter, stage, `creating raw disk of size ${humanizeBytes(size)}`);
   await buildImageOutput({
     profile,
