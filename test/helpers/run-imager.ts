@@ -32,6 +32,12 @@ export interface ImagerRunOptions {
   extra?: readonly string[];
   /** Runs under GNU time (Debian `time`) and reports `maxRssKiB`. */
   measureRss?: boolean;
+  /** Working directory (default: the repository root). */
+  cwd?: string;
+  /** Extra environment variables (e.g. `TMPDIR`, to prove nothing is written elsewhere). */
+  env?: Readonly<Record<string, string>>;
+  /** Kills the run with SIGKILL after this long (`code` is then null). */
+  timeoutMs?: number;
 }
 
 /** Spawns `imager <args> [--talos-version] --release-source --cache-dir --output [extra]`. */
@@ -70,18 +76,21 @@ function spawnImager(
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(command, [...prefix, ...argv], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, SOURCE_DATE_EPOCH: o.sourceDateEpoch, NODE_NO_WARNINGS: "1" },
+      cwd: o.cwd ?? REPO_ROOT,
+      env: { ...process.env, SOURCE_DATE_EPOCH: o.sourceDateEpoch, NODE_NO_WARNINGS: "1", ...o.env },
       stdio: [o.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
     const stdout: Buffer[] = [];
     let stderr = "";
     child.stdout?.on("data", (c: Buffer) => stdout.push(c));
     child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer =
+      o.timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), o.timeoutMs);
     child.on("error", reject);
-    child.on("close", (code) =>
-      resolve({ code, stdout: Buffer.concat(stdout), stderr, ms: Date.now() - started }),
-    );
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(stdout), stderr, ms: Date.now() - started });
+    });
     if (o.stdin !== undefined) child.stdin?.end(o.stdin);
   });
 }

@@ -9,7 +9,7 @@
  * `--system-extension-image example.org/hostile/<case>:1` resolves them like any custom image.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,9 +19,9 @@ import { assembleImage, writeImage } from "../../src/oci/image-builder.js";
 import { buildLayer, type LayerEntry } from "../../src/oci/layer-builder.js";
 import { OciLayout } from "../../src/oci/layout.js";
 import { fixtureRelease } from "../factory/harness.js";
+import { runImager } from "../helpers/run-imager.js";
 
 const run = promisify(execFile);
-const REPO = join(import.meta.dirname, "..", "..");
 const RUN_TIMEOUT_MS = 120_000;
 const SECRET = "bootforge-host-secret-7f3a9c";
 
@@ -121,46 +121,20 @@ let work = "";
 let layoutDir = "";
 let cacheDir = "";
 
-/** Runs the imager; resolves with exit code and console output. */
-function imager(ext: string, out: string): Promise<{ code: number | null; stderr: string }> {
-  const argv = [
-    join(REPO, "bin", "imager.js"),
-    "iso",
-    "--output-kind",
-    "initramfs",
-    "--arch",
-    "amd64",
-    "--talos-version",
-    "v1.11.0",
-    "--release-source",
-    `oci-layout:${layoutDir}`,
-    "--cache-dir",
+/** Runs the imager inside the work directory; resolves with exit code and console output. */
+async function imager(ext: string, out: string): Promise<{ code: number | null; stderr: string }> {
+  const r = await runImager(["iso", "--output-kind", "initramfs", "--arch", "amd64"], {
+    version: "v1.11.0",
+    source: `oci-layout:${layoutDir}`,
     cacheDir,
-    "--system-extension-image",
-    ext,
-    "--output",
     out,
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, {
-      cwd: work,
-      env: {
-        ...process.env,
-        SOURCE_DATE_EPOCH: "1700000000",
-        NODE_NO_WARNINGS: "1",
-        TMPDIR: join(work, "tmp"),
-      },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS);
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
+    sourceDateEpoch: "1700000000",
+    extra: ["--system-extension-image", ext],
+    cwd: work,
+    env: { TMPDIR: join(work, "tmp") },
+    timeoutMs: RUN_TIMEOUT_MS,
   });
+  return { code: r.code, stderr: r.stderr };
 }
 
 /** Every path under `dir` (relative), never following symlinks (extracted trees hold absolute ones). */
