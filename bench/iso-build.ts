@@ -169,6 +169,13 @@ try {
   const warm = await imager(join(work, "out-warm"), [], log, profile);
   if (warm.code !== 0) throw new Error(`warm build failed: ${warm.stderr}`);
   const runs = await readLog(log);
+  if (process.argv.includes("--invocations")) {
+    const t0 = Math.min(...runs.map((r) => r.start));
+    for (const r of runs)
+      console.error(
+        `# +${(r.start - t0).toFixed(0)} ms ${(r.end - r.start).toFixed(0)} ms ${r.tool} ${r.args.slice(0, 160)}`,
+      );
+  }
   const cmdLog = `${log}.cmdline`;
   await rm(cmdLog, { force: true });
   const cmd = await imager(join(work, "out-cmdline"), ["--output-kind", "cmdline"], cmdLog);
