@@ -14,13 +14,13 @@
  *   node --import tsx bench/schematic-create.ts [--profile] [--tsx]   (BENCH_WRK_SECONDS=10)
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { fixtureRelease } from "../test/factory/harness.js";
 import { spawnFactory } from "../test/reliability/spawn-factory.js";
-import { compileForBench, machine, report, summarizeProfile } from "./lib/common.js";
+import { compileForBench, cpuSeconds, machine, report, summarizeProfile } from "./lib/common.js";
 import { freePort } from "../src/oci/testing/registry.js";
 
 const run = promisify(execFile);
@@ -80,14 +80,6 @@ interface Wrk {
   cpuUs: number;
   /** Of which user time, µs. */
   userUs: number;
-}
-
-/** [user, system] CPU of `pid` so far, seconds (/proc/<pid>/stat fields 14 and 15). */
-async function cpuSeconds(pid: number): Promise<[number, number]> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // fields[0] is field 3 (state): utime is field 14, stime 15. USER_HZ is 100 on Linux.
-  return [Number(fields[11]) / 100, Number(fields[12]) / 100];
 }
 
 /** Latency text (`1.23ms`, `850.00us`, `1.2s`) → ms. */

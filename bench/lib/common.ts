@@ -33,6 +33,15 @@ export async function rssKiB(pid: number): Promise<number> {
   return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
 }
 
+/** [user, system] CPU of `pid` so far, seconds (/proc/<pid>/stat fields 14 and 15; 0 once gone). */
+export async function cpuSeconds(pid: number): Promise<[number, number]> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  if (stat === "") return [0, 0];
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // fields[0] is field 3 (state): utime is field 14, stime 15. USER_HZ is 100 on Linux.
+  return [Number(fields[11]) / 100, Number(fields[12]) / 100];
+}
+
 /** What {@link measure} observed. */
 export interface Measured {
   code: number | null;
