@@ -4,18 +4,32 @@
  * (target ≥ 0.9) and time to first byte (target < 5 ms); then 20 concurrent 1 GiB downloads with
  * the factory's peak RSS (target < 300 MiB).
  *
- *   node --import tsx bench/delivery.ts [--profile]   (BENCH_DELIVERY_MIB=1024 by default)
+ * Beside wall-clock throughput (noisy on a shared machine), each server's CPU time (user +
+ * system, from /proc/<pid>/stat) per GiB served is reported: it does not depend on what else the
+ * machine runs. The factory runs compiled with tsc (as a deployment built with `npm run build`);
+ * `--tsx` runs it from the sources through tsx.
+ *
+ *   node --import tsx bench/delivery.ts [--profile] [--tsx]   (BENCH_DELIVERY_MIB=1024 by default)
  *
  * `--profile` runs the factory under `--cpu-prof` and prints where its time goes.
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { EMPTY_ID, fixtureRelease } from "../test/factory/harness.js";
 import { spawnFactory } from "../test/reliability/spawn-factory.js";
-import { machine, median, peakRssKiB, report, rssKiB, summarizeProfile } from "./lib/common.js";
+import {
+  compileForBench,
+  cpuSeconds,
+  machine,
+  median,
+  peakRssKiB,
+  report,
+  rssKiB,
+  summarizeProfile,
+} from "./lib/common.js";
 import { freePort } from "../src/oci/testing/registry.js";
 
 const run = promisify(execFile);
@@ -57,13 +71,31 @@ async function files(dir: string): Promise<string[]> {
 
 const work = await mkdtemp(join(tmpdir(), "bootforge-bench-delivery-"));
 const profDir = join(work, "prof");
+const viaTsx = process.argv.includes("--tsx");
 const f = await spawnFactory({
   storage: join(work, "factory"),
   release: await fixtureRelease(),
   ukiMib: MIB,
   chunkMs: 0,
   nodeArgs: profile ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [],
+  ...(viaTsx ? {} : { compiled: await compileForBench("test/reliability/child-factory.ts") }),
 });
+
+/** Processes of a server: the process and its direct children (nginx's worker). */
+async function family(pid: number): Promise<number[]> {
+  const kids = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
+  return [pid, ...kids.split(" ").filter(Boolean).map(Number)];
+}
+
+/** `curl(url)` and the CPU seconds the server's processes spent meanwhile. */
+async function timedCurl(url: string, pid: number): Promise<Curl & { cpu: number }> {
+  const pids = await family(pid);
+  const before = await Promise.all(pids.map(cpuSeconds));
+  const c = await curl(url);
+  const after = await Promise.all(pids.map(cpuSeconds));
+  const cpu = after.reduce((t, [u, s], i) => t + u + s - before[i]![0] - before[i]![1], 0);
+  return { ...c, cpu };
+}
 let nginx: ReturnType<typeof spawn> | undefined;
 let plain: ReturnType<typeof spawn> | undefined;
 try {
@@ -144,14 +176,16 @@ try {
   }
 
   // Alternate, so drifting machine load hits both sides alike; keep the median of each.
-  const ours: Curl[] = [];
-  const theirs: Curl[] = [];
-  const piped: Curl[] = [];
+  const ours: (Curl & { cpu: number })[] = [];
+  const theirs: (Curl & { cpu: number })[] = [];
+  const piped: (Curl & { cpu: number })[] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    theirs.push(await curl(nginxUrl));
-    ours.push(await curl(`${f.url}${path}`));
-    piped.push(await curl(plainUrl));
+    theirs.push(await timedCurl(nginxUrl, nginx.pid!));
+    ours.push(await timedCurl(`${f.url}${path}`, f.pid));
+    piped.push(await timedCurl(plainUrl, plain.pid!));
   }
+  // CPU seconds per GiB served (the median run of each side).
+  const perGiB = (cs: (Curl & { cpu: number })[]) => median(cs.map((c) => c.cpu / (c.size / 2 ** 30)));
   const pipedBps = median(piped.map((c) => c.bytesPerSecond));
   const oursBps = median(ours.map((c) => c.bytesPerSecond));
   const theirsBps = median(theirs.map((c) => c.bytesPerSecond));
@@ -163,7 +197,10 @@ try {
     `${MIB} MiB over loopback: bootforge ${(oursBps / 2 ** 20).toFixed(0)} MiB/s, nginx sendfile ` +
       `${(theirsBps / 2 ** 20).toFixed(0)} MiB/s; TTFB ${ttfbMs.toFixed(1)} ms (nginx ${nginxTtfbMs.toFixed(1)} ms); ` +
       `median of ${ROUNDS}; target ratio ≥ 0.9, TTFB < 5 ms; reference: node:http + fs stream .pipe(res), ` +
-      `1 MiB reads: ${(pipedBps / 2 ** 20).toFixed(0)} MiB/s = ratio ${(pipedBps / theirsBps).toFixed(2)}`,
+      `1 MiB reads: ${(pipedBps / 2 ** 20).toFixed(0)} MiB/s = ratio ${(pipedBps / theirsBps).toFixed(2)}; ` +
+      `server CPU per GiB (user + sys): bootforge ${perGiB(ours).toFixed(2)} s, nginx ${perGiB(theirs).toFixed(2)} s, ` +
+      `node:http pipe ${perGiB(piped).toFixed(2)} s; TTFB all runs ${ours.map((c) => (c.ttfb * 1000).toFixed(1)).join("/")} ms; ` +
+      `factory ${viaTsx ? "from src via tsx" : "compiled with tsc"}`,
   );
 
   // 20 concurrent full downloads: memory must not scale with the number of streams.

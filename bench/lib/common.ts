@@ -3,7 +3,7 @@
  * the one-line result format, and the machine description RESULTS.md records.
  */
 import { spawn, type SpawnOptions } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cpus, loadavg, totalmem } from "node:os";
 
@@ -31,6 +31,15 @@ export async function peakRssKiB(pid: number): Promise<number> {
 export async function rssKiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
   return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+}
+
+/** [user, system] CPU of `pid` so far, seconds (/proc/<pid>/stat fields 14 and 15; 0 once gone). */
+export async function cpuSeconds(pid: number): Promise<[number, number]> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  if (stat === "") return [0, 0];
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // fields[0] is field 3 (state): utime is field 14, stime 15. USER_HZ is 100 on Linux.
+  return [Number(fields[11]) / 100, Number(fields[12]) / 100];
 }
 
 /** What {@link measure} observed. */
@@ -121,4 +130,48 @@ export async function summarizeProfile(dir: string): Promise<void> {
     for (const [k, v] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, 25))
       console.error(`#   ${((100 * v) / total).toFixed(1)}%  ${k}`);
   }
+}
+
+/**
+ * Compiles `entry` (a .ts file of this repository) and everything it imports to plain
+ * JavaScript with tsc, as `npm run build` does (no type check: the test suite does that), and
+ * returns the compiled file. Benchmarks run long-lived processes from it, so the code measured
+ * is what a built deployment runs, without tsx's run-time transform (its keep-names helper
+ * alone costs a create request several microseconds).
+ */
+export async function compileForBench(entry: string): Promise<string> {
+  const repo = join(import.meta.dirname, "..", "..");
+  // Inside node_modules, so the compiled files resolve their packages from the repository's.
+  const out = join(repo, "node_modules", ".cache", "bootforge-bench-js");
+  await mkdir(out, { recursive: true });
+  const config = join(out, "tsconfig.json");
+  await writeFile(
+    config,
+    JSON.stringify({
+      extends: join(repo, "tsconfig.json"),
+      compilerOptions: {
+        noEmit: false,
+        noCheck: true,
+        outDir: out,
+        rootDir: repo,
+        sourceMap: false,
+        types: [],
+      },
+      files: [join(repo, entry)],
+      include: [],
+    }),
+  );
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const tsc = spawn(
+      process.execPath,
+      [join(repo, "node_modules", "typescript", "bin", "tsc"), "-p", config],
+      {
+        stdio: ["ignore", "inherit", "inherit"],
+      },
+    );
+    tsc.on("error", reject);
+    tsc.on("close", resolve);
+  });
+  if (code !== 0) throw new Error(`tsc failed compiling ${entry} for the benchmark`);
+  return join(out, entry.replace(/\.ts$/, ".js"));
 }

@@ -3,11 +3,12 @@
  * PXE, registry, UI); this file wires the cross-cutting behaviour: upstream headers, CORS,
  * plain-text errors, 404/405 as upstream's router answers them.
  */
-import { ServerResponse } from "node:http";
+import { ServerResponse, type RequestListener } from "node:http";
 import { Hono } from "hono";
 import type { HttpBindings } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { cors } from "./http/cors.js";
+import { allowOriginOf, cors } from "./http/cors.js";
+import { FastPaths } from "./http/fast-path.js";
 import { errorResponse, plainError } from "./http/plain-error.js";
 import { requestContext } from "./http/request-context.js";
 import { sendTaggedFile } from "./http/serve-object.js";
@@ -26,11 +27,39 @@ export interface AppOptions {
 /** A route module adds its routes to the app. */
 export type RouteModule = (app: FactoryApp) => void;
 
+const fastPaths = new WeakMap<FactoryApp, FastPaths>();
+
+/** The app's fast routes (see `http/fast-path.ts`); route modules add theirs here. */
+export function fastPathsOf(app: FactoryApp): FastPaths | undefined {
+  return fastPaths.get(app);
+}
+
+/**
+ * The Node request listener for `app`: requests a fast route takes are answered here, every
+ * other one goes to `next` (@hono/node-server's listener for `app.fetch`). `enabled: false`
+ * sends everything through Hono (tests compare the two paths).
+ */
+export function withFastPaths(app: FactoryApp, next: RequestListener, enabled = true): RequestListener {
+  const fast = fastPaths.get(app);
+  if (fast === undefined || !enabled) return next;
+  return (incoming, outgoing) => {
+    const handler = fast.match(incoming);
+    if (handler === undefined) {
+      void next(incoming, outgoing);
+      return;
+    }
+    // `serve` answers errors itself; what is left is a socket that failed under us.
+    fast.serve(handler, incoming, outgoing).catch(() => outgoing.destroy());
+  };
+}
+
 /** Builds the application with the given route modules. */
 export function createApp(opts: AppOptions, modules: readonly RouteModule[] = []): FactoryApp {
   const app = new Hono<FactoryEnv>();
+  const allowOrigin = allowOriginOf(opts.allowedOrigins);
+  fastPaths.set(app, new FastPaths(opts.serverVersion, allowOrigin, opts.log));
   app.use("*", requestContext(opts.serverVersion));
-  app.use("*", cors(opts.allowedOrigins));
+  app.use("*", cors(allowOrigin));
 
   app.on(["GET", "HEAD"], "/healthz", (c) => c.body(null, 200));
   app.on(["GET", "HEAD"], "/readyz", async (c) => {

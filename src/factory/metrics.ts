@@ -12,6 +12,16 @@ function labelText(labels: Labels): string {
   return parts.length === 0 ? "" : `{${parts.join(",")}}`;
 }
 
+/**
+ * The series key of a label set: names and values joined with control characters. Cheaper than
+ * the escaped exposition text (this runs on every request); the text is built when scraped.
+ */
+function seriesKey(labels: Labels): string {
+  let key = "";
+  for (const k in labels) key += `${k}\u0001${labels[k]}\u0002`;
+  return key;
+}
+
 interface Metric {
   render(): string;
 }
@@ -26,7 +36,7 @@ export class Counter implements Metric {
 
   /** Adds `n` (default 1) to the series with `labels`. */
   inc(labels: Labels = {}, n = 1): void {
-    const key = labelText(labels);
+    const key = seriesKey(labels);
     const cur = this.#values.get(key);
     if (cur) cur.value += n;
     else this.#values.set(key, { labels, value: n });
@@ -34,7 +44,7 @@ export class Counter implements Metric {
 
   /** Current value of a series (0 when never incremented). */
   get(labels: Labels = {}): number {
-    return this.#values.get(labelText(labels))?.value ?? 0;
+    return this.#values.get(seriesKey(labels))?.value ?? 0;
   }
 
   /** Sum over every series. */
@@ -79,15 +89,15 @@ export class Histogram implements Metric {
 
   /** Records one observation (seconds, bytes, ...). */
   observe(value: number, labels: Labels = {}): void {
-    const key = labelText(labels);
+    const key = seriesKey(labels);
     let s = this.#series.get(key);
     if (!s) {
       s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
       this.#series.set(key, s);
     }
-    this.buckets.forEach((b, i) => {
-      if (value <= b) s.counts[i]!++;
-    });
+    const buckets = this.buckets;
+    const counts = s.counts;
+    for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]!) counts[i]!++;
     s.sum += value;
     s.count++;
   }

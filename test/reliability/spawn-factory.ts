@@ -20,6 +20,8 @@ export interface ChildOptions {
   fileSizeKiB?: number;
   /** Extra Node options for the child (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /** child-factory compiled to JavaScript (benchmarks): run it directly instead of through tsx. */
+  compiled?: string;
 }
 
 /** A running child factory. */
@@ -41,9 +43,9 @@ export interface ChildFactory {
 export async function spawnFactory(o: ChildOptions): Promise<ChildFactory> {
   const args = [
     ...(o.nodeArgs ?? []),
-    "--import",
-    "tsx",
-    join(REPO, "test", "reliability", "child-factory.ts"),
+    ...(o.compiled === undefined
+      ? ["--import", "tsx", join(REPO, "test", "reliability", "child-factory.ts")]
+      : [o.compiled]),
     "--storage",
     o.storage,
     "--release",

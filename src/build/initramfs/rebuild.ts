@@ -100,27 +100,40 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
       if (await providesKernelModules(l.rootfs, quirks, l.manifest.metadata.name))
         moduleSources.push({ rootfs: l.rootfs, name: l.manifest.metadata.name });
     }
+    // The modules.dep layer (zstd, unsquashfs, depmod) only reads the extension trees: it runs
+    // while the extension layers are compressed, and its own layer is compressed last.
+    let depLayer: Promise<Layer | undefined> = Promise.resolve(undefined);
     if (moduleSources.length > 0) {
       log("preparing to run depmod to generate kernel modules dependency tree");
-      const dep = await buildModulesDepExtension({
+      depLayer = buildModulesDepExtension({
         baseInitramfs: options.baseInitramfs,
         sources: moduleSources,
         quirks,
         workDir: join(workDir, "ext-modules"),
         ...(options.signal ? { signal: options.signal } : {}),
-      });
-      layers.push({ name: "modules.dep", rootfs: dep.rootfs, manifest: dep.manifest, labels: undefined });
+      }).then((dep) => ({
+        name: "modules.dep",
+        rootfs: dep.rootfs,
+        manifest: dep.manifest,
+        labels: undefined,
+      }));
+      // Awaited after the extension layers; a failure before then must not count as unhandled.
+      depLayer.catch(() => undefined);
     }
 
     const staging = join(workDir, "ext");
     await mkdir(staging);
     await chmod(staging, 0o755);
     log("compressing system extensions");
+    // Early files are staged strictly in layer order (microcode is appended, firmware conflicts
+    // are detected against earlier layers); each layer's mksquashfs starts once its files are
+    // staged and runs alongside the next ones (independent outputs, same bytes).
+    const squashes: Promise<void>[] = [];
     const out: ExtensionLayer[] = [];
-    for (const l of layers) {
+    const compress = async (l: Layer): Promise<void> => {
       const exclude = await stageEarlyFiles(l.rootfs, staging, quirks, l.manifest.metadata.name);
       const image = `${l.name}.sqsh`;
-      await makeSquashfs({
+      const done = makeSquashfs({
         source: l.rootfs,
         output: join(staging, image),
         quirks,
@@ -131,8 +144,29 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
         warn: log,
         ...(options.signal ? { signal: options.signal } : {}),
       });
+      // Awaited below with the others; until then a failure must not count as unhandled.
+      done.catch(() => undefined);
+      squashes.push(done);
       out.push({ image, metadata: l.manifest.metadata });
+    };
+    let failure: { error: unknown } | undefined;
+    try {
+      for (const l of layers) await compress(l);
+      const dep = await depLayer;
+      if (dep !== undefined) {
+        layers.push(dep);
+        await compress(dep);
+      }
+    } catch (error) {
+      failure = { error };
     }
+    // Never leave a tool writing into the work directory: wait for every started one.
+    await depLayer.catch(() => undefined);
+    const settled = await Promise.allSettled(squashes);
+    if (failure !== undefined) throw failure.error;
+    // The first failure in layer order, as the sequential build reported it.
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
     await writeFile(join(staging, "extensions.yaml"), extensionsYaml(out));
     await chmod(join(staging, "extensions.yaml"), 0o644);
 

@@ -145,84 +145,112 @@ async function grubParts(o: GrubIsoOptions, bios: string | undefined, efi: boole
     { iso: "/boot/grub/grub.cfg", source: cfg },
   ];
   const args: string[] = [];
-  if (bios !== undefined) {
-    const dir = await requireDir(bios, "GRUB i386-pc module directory");
-    const img = join(o.workDir, "eltorito.img");
-    o.log?.("creating GRUB BIOS boot image");
-    await runProgram(
-      "grub-mkimage",
-      [
-        "--directory",
-        dir,
-        "--prefix",
-        "/boot/grub",
-        "--output",
-        img,
-        "--format",
-        "i386-pc-eltorito",
-        "--config",
-        await partmapConfig(dir, join(o.workDir, "load-pc.cfg")),
-        "biosdisk",
-        "iso9660",
-      ],
-      opts(o),
-    );
-    grafts.push(...(await moduleGrafts(dir, "i386-pc")), {
-      iso: "/boot/grub/i386-pc/eltorito.img",
-      source: img,
-    });
-    await requireFile(join(dir, "boot_hybrid.img"), "GRUB hybrid MBR");
-    args.push(
-      "-b",
-      "boot/grub/i386-pc/eltorito.img",
-      "-no-emul-boot",
-      "-boot-load-size",
-      "4",
-      "-boot-info-table",
-      "--grub2-boot-info",
-      "--grub2-mbr",
-      join(dir, "boot_hybrid.img"),
-    );
-  }
-  if (efi) {
-    const platform = GRUB_EFI_FORMAT[o.arch];
-    const dir = await requireDir(o.grubModules.efi, `GRUB ${platform} module directory`);
-    const core = join(o.workDir, EFI_BOOT_NAME[o.arch].toLowerCase());
-    o.log?.("creating GRUB EFI boot image");
-    await runProgram(
-      "grub-mkimage",
-      [
-        "--directory",
-        dir,
-        // "()" is the device GRUB was loaded from: the optical disc when booted through El Torito.
-        "--prefix",
-        "()/boot/grub",
-        "--output",
-        core,
-        "--format",
-        platform,
-        "--config",
-        await partmapConfig(dir, join(o.workDir, "load-efi.cfg")),
-        "part_gpt",
-        "part_msdos",
-        "fat",
-        "part_apple",
-        "iso9660",
-      ],
-      opts(o),
-    );
-    const efiImg = join(o.workDir, "efi.img");
-    await makeGrubEfiImage(
-      efiImg,
-      [{ path: `efi/boot/${EFI_BOOT_NAME[o.arch].toLowerCase()}`, source: core }],
-      o.sourceDateEpoch,
-      o.signal,
-    );
-    grafts.push(...(await moduleGrafts(dir, platform)), { iso: "/efi.img", source: efiImg });
-    args.push("--efi-boot", "efi.img", "-efi-boot-part", "--efi-boot-image");
+  // The BIOS and EFI images are independent files: built side by side, joined in fixed order.
+  const [b, e] = await allSettledInOrder([
+    bios === undefined ? Promise.resolve(undefined) : grubBiosPart(o, bios),
+    efi ? grubEfiPart(o) : Promise.resolve(undefined),
+  ]);
+  for (const part of [b, e]) {
+    if (part === undefined) continue;
+    grafts.push(...part.grafts);
+    args.push(...part.args);
   }
   args.push("--protective-msdos-label");
   return { grafts, args };
+}
+
+async function grubBiosPart(o: GrubIsoOptions, bios: string): Promise<GrubParts> {
+  const dir = await requireDir(bios, "GRUB i386-pc module directory");
+  const img = join(o.workDir, "eltorito.img");
+  o.log?.("creating GRUB BIOS boot image");
+  await runProgram(
+    "grub-mkimage",
+    [
+      "--directory",
+      dir,
+      "--prefix",
+      "/boot/grub",
+      "--output",
+      img,
+      "--format",
+      "i386-pc-eltorito",
+      "--config",
+      await partmapConfig(dir, join(o.workDir, "load-pc.cfg")),
+      "biosdisk",
+      "iso9660",
+    ],
+    opts(o),
+  );
+  const grafts = [
+    ...(await moduleGrafts(dir, "i386-pc")),
+    { iso: "/boot/grub/i386-pc/eltorito.img", source: img },
+  ];
+  await requireFile(join(dir, "boot_hybrid.img"), "GRUB hybrid MBR");
+  const args = [
+    "-b",
+    "boot/grub/i386-pc/eltorito.img",
+    "-no-emul-boot",
+    "-boot-load-size",
+    "4",
+    "-boot-info-table",
+    "--grub2-boot-info",
+    "--grub2-mbr",
+    join(dir, "boot_hybrid.img"),
+  ];
+  return { grafts, args };
+}
+
+async function grubEfiPart(o: GrubIsoOptions): Promise<GrubParts> {
+  const platform = GRUB_EFI_FORMAT[o.arch];
+  const dir = await requireDir(o.grubModules.efi, `GRUB ${platform} module directory`);
+  const core = join(o.workDir, EFI_BOOT_NAME[o.arch].toLowerCase());
+  o.log?.("creating GRUB EFI boot image");
+  await runProgram(
+    "grub-mkimage",
+    [
+      "--directory",
+      dir,
+      // "()" is the device GRUB was loaded from: the optical disc when booted through El Torito.
+      "--prefix",
+      "()/boot/grub",
+      "--output",
+      core,
+      "--format",
+      platform,
+      "--config",
+      await partmapConfig(dir, join(o.workDir, "load-efi.cfg")),
+      "part_gpt",
+      "part_msdos",
+      "fat",
+      "part_apple",
+      "iso9660",
+    ],
+    opts(o),
+  );
+  const efiImg = join(o.workDir, "efi.img");
+  await makeGrubEfiImage(
+    efiImg,
+    [{ path: `efi/boot/${EFI_BOOT_NAME[o.arch].toLowerCase()}`, source: core }],
+    o.sourceDateEpoch,
+    o.signal,
+  );
+  return {
+    grafts: [...(await moduleGrafts(dir, platform)), { iso: "/efi.img", source: efiImg }],
+    args: ["--efi-boot", "efi.img", "-efi-boot-part", "--efi-boot-image"],
+  };
+}
+
+/**
+ * Waits for every promise (none may still be writing into the work directory when the caller
+ * cleans up), then rejects with the first failure in argument order, or resolves with all values.
+ */
+async function allSettledInOrder<T extends readonly unknown[]>(ps: {
+  [K in keyof T]: Promise<T[K]>;
+}): Promise<T> {
+  const settled = await Promise.allSettled(ps);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 interface UefiParts {
@@ -370,8 +398,8 @@ export function createHybridIso(o: HybridIsoOptions): Promise<string> {
   return guard("hybrid ISO", async () => {
     await prepare(o);
     const bios = await requireDir(o.grubModules.i386pc, "GRUB i386-pc module directory");
-    const g = await grubParts(o, bios, false);
-    const u = await uefiParts(o);
+    // GRUB's BIOS image and the EFI FAT image are independent: built side by side.
+    const [g, u] = await allSettledInOrder([grubParts(o, bios, false), uefiParts(o)]);
     await runXorriso(
       o,
       [

@@ -13,7 +13,7 @@ import { buildKernelCmdline, type CmdlineOutputKind } from "../../cmdline/index.
 import { dumpProfile } from "../../profile/serialize.js";
 import { outputPath } from "../../profile/output-path.js";
 import { Quirks } from "../../profile/quirks.js";
-import { cloneProfile, type OutputKind, type Profile } from "../../profile/model.js";
+import { cloneProfile, type ContainerAsset, type OutputKind, type Profile } from "../../profile/model.js";
 import type { EnrollKeys } from "../disk/boot-staging.js";
 import { loadExtension } from "../extensions/manifest.js";
 import { embeddedConfigExtensionTar, writeEmbeddedConfigExtension } from "../initramfs/virtual-extensions.js";
@@ -226,33 +226,20 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
   if (kind === "kernel" || kind === "cmdline") return "";
   const stage = "rebuilding initramfs with system extensions...";
   reporter.report({ message: stage, status: "running" });
-  const extensions: RebuildExtension[] = [];
-  for (const [i, asset] of exts.entries()) {
-    const label = asset.imageRef ?? asset.ociPath ?? asset.tarballPath ?? "";
-    const dir = join(ctx.work, "extensions", String(i));
-    if (ctx.embeddedConfig && asset.tarballPath === ctx.embeddedConfig.tarball) {
-      // Written directly rather than extracted, so the config's SELinux label reaches the squashfs.
-      progress(reporter, stage, `extracting ${label}...`);
-      const ext = await writeEmbeddedConfigExtension(dir, ctx.embeddedConfig.config);
-      extensions.push({ ...(await loadExtension(dir)), ...(ext.labels ? { labels: ext.labels } : {}) });
-      continue;
-    }
-    // upstream ContainerAsset.Extract: a tarball is extracted, never pulled
-    progress(
-      reporter,
-      stage,
-      asset.tarballPath
-        ? `extracting ${asset.tarballPath}...`
-        : asset.ociPath
-          ? `using OCI image from ${asset.ociPath}...`
-          : `pulling ${label}...`,
-    );
-    const ext = await inputs.release.extension(asset);
-    // The cached tree is shared: the rebuild moves firmware out of it, so work on a private copy.
-    await cp(ext.dir, dir, { recursive: true, verbatimSymlinks: true });
-    extensions.push(await loadExtension(dir));
-    ctx.signal?.throwIfAborted();
+  // Each extension is resolved in order (progress lines as upstream prints them); the private
+  // copies of cached trees are independent and made side by side.
+  const loading: Promise<RebuildExtension>[] = [];
+  try {
+    await startExtensionCopies(ctx, exts, stage, loading);
+  } catch (e) {
+    // Nothing may still be copying into the work directory when the caller removes it.
+    await Promise.allSettled(loading);
+    throw e;
   }
+  const settled = await Promise.allSettled(loading);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
+  const extensions = settled.map((r) => (r as PromiseFulfilledResult<RebuildExtension>).value);
   const out = join(ctx.work, "initramfs.xz");
   await ctx.stages.rebuildInitramfs({
     initramfs: await base(),
@@ -267,6 +254,45 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
   });
   reporter.report({ message: "initramfs ready", status: "succeeded" });
   return out;
+}
+
+/** Resolves the extensions in order and starts their private copies (pushed onto `loading`). */
+async function startExtensionCopies(
+  ctx: Ctx,
+  exts: readonly ContainerAsset[],
+  stage: string,
+  loading: Promise<RebuildExtension>[],
+): Promise<void> {
+  const { inputs, reporter } = ctx;
+  for (const [i, asset] of exts.entries()) {
+    const label = asset.imageRef ?? asset.ociPath ?? asset.tarballPath ?? "";
+    const dir = join(ctx.work, "extensions", String(i));
+    if (ctx.embeddedConfig && asset.tarballPath === ctx.embeddedConfig.tarball) {
+      // Written directly rather than extracted, so the config's SELinux label reaches the squashfs.
+      progress(reporter, stage, `extracting ${label}...`);
+      const ext = await writeEmbeddedConfigExtension(dir, ctx.embeddedConfig.config);
+      loading.push(loadExtension(dir).then((l) => ({ ...l, ...(ext.labels ? { labels: ext.labels } : {}) })));
+      continue;
+    }
+    // upstream ContainerAsset.Extract: a tarball is extracted, never pulled
+    progress(
+      reporter,
+      stage,
+      asset.tarballPath
+        ? `extracting ${asset.tarballPath}...`
+        : asset.ociPath
+          ? `using OCI image from ${asset.ociPath}...`
+          : `pulling ${label}...`,
+    );
+    const ext = await inputs.release.extension(asset);
+    // The cached tree is shared: the rebuild moves firmware out of it, so work on a private copy.
+    loading.push(
+      cp(ext.dir, dir, { recursive: true, verbatimSymlinks: true }).then(() => loadExtension(dir)),
+    );
+    // Awaited all together below; a failure meanwhile must not count as unhandled.
+    loading.at(-1)?.catch(() => undefined);
+    ctx.signal?.throwIfAborted();
+  }
 }
 
 async function buildUkiStage(ctx: Ctx, kind: OutputKind, assets: Assets): Promise<void> {

@@ -7,17 +7,26 @@ import type { MiddlewareHandler } from "hono";
 
 const ALLOWED_METHODS = new Set(["HEAD", "GET", "OPTIONS", "POST"]);
 const ALLOWED_HEADERS = new Set(["cache-control", "content-type"]);
-const EXPOSED = "Content-Disposition, Content-Length, Content-Type";
+/** `Access-Control-Expose-Headers` of every non-preflight response with an allowed origin. */
+export const EXPOSED_HEADERS = "Content-Disposition, Content-Length, Content-Type";
 
-/** CORS middleware; `origins` may contain `*`. */
-export function cors(origins: readonly string[]): MiddlewareHandler {
+/** The `Access-Control-Allow-Origin` value for a request's `Origin`, or undefined (not allowed). */
+export type AllowOrigin = (origin: string | undefined) => string | undefined;
+
+/** The origin check for `origins` (which may contain `*`). */
+export function allowOriginOf(origins: readonly string[]): AllowOrigin {
   const any = origins.includes("*");
   const allowed = new Set(origins.map((o) => o.toLowerCase()));
-  const allowOrigin = (origin: string | undefined): string | undefined => {
+  return (origin) => {
     if (origin === undefined) return undefined;
     if (any) return "*";
     return allowed.has(origin.toLowerCase()) ? origin : undefined;
   };
+}
+
+/** CORS middleware; `origins` may contain `*`. */
+export function cors(origins: readonly string[] | AllowOrigin): MiddlewareHandler {
+  const allowOrigin = typeof origins === "function" ? origins : allowOriginOf(origins);
 
   return async (c, next) => {
     const origin = c.req.header("origin");
@@ -47,7 +56,7 @@ export function cors(origins: readonly string[]): MiddlewareHandler {
     const o = allowOrigin(origin);
     if (o !== undefined) {
       c.res.headers.set("Access-Control-Allow-Origin", o);
-      c.res.headers.set("Access-Control-Expose-Headers", EXPOSED);
+      c.res.headers.set("Access-Control-Expose-Headers", EXPOSED_HEADERS);
     }
   };
 }

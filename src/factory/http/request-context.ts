@@ -5,7 +5,8 @@
 import { randomUUID } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Client-supplied request IDs are echoed only when they match this. */
+export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const ids = new WeakMap<Request, string>();
 
 /** The request ID assigned to a request (for logs), if it went through {@link requestContext}. */
@@ -13,9 +14,14 @@ export function requestIdOf(req: Request): string | undefined {
   return ids.get(req);
 }
 
+/** The `Server` header value. */
+export function serverHeader(serverVersion: string): string {
+  return `Image Factory ${serverVersion} (Bootforge)`;
+}
+
 /** Adds the Server and X-Request-ID headers. */
 export function requestContext(serverVersion: string): MiddlewareHandler {
-  const server = `Image Factory ${serverVersion} (Bootforge)`;
+  const server = serverHeader(serverVersion);
   return async (c, next) => {
     const given = c.req.header("x-request-id");
     const id = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();

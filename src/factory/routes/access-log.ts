@@ -1,27 +1,42 @@
 /** Access log and request-duration metric for every request (registered before other routes). */
-import type { RouteModule } from "../app.js";
+import { fastPathsOf, type RouteModule } from "../app.js";
+import type { RequestRecord } from "../http/fast-path.js";
 import { requestIdOf } from "../http/request-context.js";
 import type { Logger } from "../logger.js";
 import type { FactoryMetrics } from "../metrics.js";
 
-/** Logs each request as JSON and observes its duration by feature. */
+/** Logs each request as JSON and observes its duration by feature, on both request paths. */
 export function accessLog(logger: Logger, metrics: FactoryMetrics): RouteModule {
   return (app) => {
+    const record = recorder(logger, metrics);
+    fastPathsOf(app)?.observe(record);
     app.use("*", async (c, next) => {
       const started = performance.now();
       await next();
-      const seconds = (performance.now() - started) / 1000;
-      const status = c.res.status;
-      // The first path segment names the feature without unbounded label values.
-      const route = `/${c.req.path.split("/")[1] ?? ""}`;
-      metrics.requests.observe(seconds, { handler: route, code: String(status) });
-      logger.log(status >= 500 ? "error" : "info", "request", {
-        requestId: requestIdOf(c.req.raw),
+      record({
         method: c.req.method,
         path: c.req.path,
-        status,
-        durationMs: Math.round(seconds * 1000),
+        status: c.res.status,
+        seconds: (performance.now() - started) / 1000,
+        requestId: requestIdOf(c.req.raw),
       });
+    });
+  };
+}
+
+/** One log line and one metric observation per finished request. */
+function recorder(logger: Logger, metrics: FactoryMetrics): (r: RequestRecord) => void {
+  return (r) => {
+    // The first path segment names the feature without unbounded label values.
+    const slash = r.path.indexOf("/", 1);
+    const route = slash < 0 ? r.path : r.path.slice(0, slash);
+    metrics.requests.observe(r.seconds, { handler: route || "/", code: String(r.status) });
+    logger.log(r.status >= 500 ? "error" : "info", "request", {
+      requestId: r.requestId,
+      method: r.method,
+      path: r.path,
+      status: r.status,
+      durationMs: Math.round(r.seconds * 1000),
     });
   };
 }

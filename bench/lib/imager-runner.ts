@@ -1,0 +1,29 @@
+/**
+ * Runs the imager CLI's `main` inside one process, as the factory runs builds: compiled by
+ * `compileForBench` and started once, then `main(argv)` per build, without process start-up or
+ * module loading in the timed part. Each run gets its own output directory (`<output>-<n>`) and
+ * tool log (`$BENCH_TOOL_LOG.<n>`); the wall-clock seconds of every run are written as JSON to
+ * `$BENCH_RESULT`.
+ *
+ *   node imager-runner.js <runs> <imager argv…>   (argv with `--output <dir>`)
+ */
+import { writeFile } from "node:fs/promises";
+import { main } from "../../src/cli/imager.js";
+
+const [runsArg, ...argv] = process.argv.slice(2);
+const runs = Number(runsArg);
+const at = argv.indexOf("--output");
+const toolLog = process.env.BENCH_TOOL_LOG ?? "";
+const result = process.env.BENCH_RESULT ?? "";
+const seconds: number[] = [];
+for (let n = 0; n < runs; n++) {
+  const args = [...argv];
+  if (at >= 0) args[at + 1] = `${argv[at + 1]}-${n}`;
+  // Tools inherit process.env: one log per run, so each run has its own floor.
+  process.env.BENCH_TOOL_LOG = `${toolLog}.${n}`;
+  const t = performance.now();
+  await main(args);
+  seconds.push((performance.now() - t) / 1000);
+  if (process.exitCode !== undefined && process.exitCode !== 0) break;
+}
+await writeFile(result, JSON.stringify(seconds));

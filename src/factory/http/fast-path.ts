@@ -1,0 +1,180 @@
+/**
+ * Small hot routes answered straight from the `node:http` request listener, before Hono and the
+ * @hono/node-server adapters. A `POST /schematics` through Hono costs about three times the CPU of
+ * the route's own work: a Web `Request` and `Response`, header objects materialised and converted
+ * back, and one async layer per middleware. A fast route produces the very response the Hono path
+ * produces — same status, body and header lines in the same order, the same CORS, `Server` and
+ * `X-Request-ID` headers, the same access-log line and request metric — so which path answered is
+ * invisible to clients (test/factory/fast-path.test.ts compares the two byte for byte).
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { EXPOSED_HEADERS, type AllowOrigin } from "./cors.js";
+import { errorResponse } from "./plain-error.js";
+import { REQUEST_ID, serverHeader } from "./request-context.js";
+
+/** What a fast route answers: status, its own headers (lower-case names) and a text body. */
+export interface FastReply {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A fast route's handler: everything it needs is on the Node request. */
+export type FastHandler = (incoming: IncomingMessage) => Promise<FastReply>;
+
+/** One finished request, as the access log records it (both paths report the same fields). */
+export interface RequestRecord {
+  method: string;
+  path: string;
+  status: number;
+  seconds: number;
+  requestId: string | undefined;
+}
+
+/** Called once per finished request (access log, metrics). */
+export type RequestObserver = (r: RequestRecord) => void;
+
+/** Per-app registry of fast routes and what their responses must carry. */
+export class FastPaths {
+  /** Method → URL → handler. */
+  readonly #routes = new Map<string, Map<string, FastHandler>>();
+  readonly #plans = new WeakMap<Record<string, string>, [Plan | undefined, Plan | undefined]>();
+  readonly #observers: RequestObserver[] = [];
+  readonly #server: string;
+
+  constructor(
+    serverVersion: string,
+    readonly allowOrigin: AllowOrigin,
+    readonly log: ((e: unknown) => void) | undefined,
+  ) {
+    this.#server = serverHeader(serverVersion);
+  }
+
+  /** Answers `method url` (exact URL, no query) with `handler` instead of Hono. */
+  add(method: string, url: string, handler: FastHandler): void {
+    let byUrl = this.#routes.get(method);
+    if (byUrl === undefined) this.#routes.set(method, (byUrl = new Map<string, FastHandler>()));
+    byUrl.set(url, handler);
+  }
+
+  /** Adds an observer of finished fast-path requests. */
+  observe(o: RequestObserver): void {
+    this.#observers.push(o);
+  }
+
+  /** The handler for this request, if a fast route takes it. */
+  match(incoming: IncomingMessage): FastHandler | undefined {
+    return this.#routes.get(incoming.method ?? "")?.get(incoming.url ?? "");
+  }
+
+  /** Runs `handler` and writes its reply (or the error response) with every cross-cutting header. */
+  async serve(handler: FastHandler, incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
+    const started = performance.now();
+    // Node joins repeated headers with ", " as `Headers.get` does, so both paths see one string.
+    const given = incoming.headers["x-request-id"];
+    const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    let reply: FastReply;
+    try {
+      reply = await handler(incoming);
+    } catch (e) {
+      reply = await replyOf(errorResponse(e, this.log));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    for (const o of this.#observers)
+      o({
+        method: incoming.method ?? "",
+        path: incoming.url ?? "",
+        status: reply.status,
+        seconds,
+        requestId: id,
+      });
+    this.#write(reply, id, incoming, outgoing);
+  }
+
+  /**
+   * Writes the reply as the Hono path would: the handler's headers plus `Vary`, CORS, `Server`
+   * and `X-Request-ID`, in the sorted order a `Headers` object iterates them, then Content-Length.
+   */
+  #write(reply: FastReply, id: string, incoming: IncomingMessage, outgoing: ServerResponse): void {
+    const origin = this.allowOrigin(incoming.headers.origin);
+    const plan = this.#plan(reply.headers, origin !== undefined);
+    const raw: (string | number)[] = [];
+    for (let i = 0; i < plan.length; i += 2) {
+      const v = plan[i + 1]!;
+      raw.push(plan[i] as string, v === ID ? id : v === ORIGIN ? origin! : (v as string));
+    }
+    raw.push("Content-Length", Buffer.byteLength(reply.body));
+    outgoing.writeHead(reply.status, raw);
+    outgoing.end(reply.body);
+    // A body left unread (refused as too large) is drained, as @hono/node-server drains it.
+    if (!incoming.readableEnded) drain(incoming);
+  }
+
+  /**
+   * The header lines for a handler's header set, with or without CORS: names in order, each
+   * followed by its value or a slot filled per request. Handlers answer with a few constant
+   * header objects, so the merge and sort run once per object, not per request.
+   */
+  #plan(headers: Record<string, string>, cors: boolean): Plan {
+    let pair = this.#plans.get(headers);
+    if (pair === undefined) {
+      pair = [undefined, undefined];
+      this.#plans.set(headers, pair);
+    }
+    const cached = pair[cors ? 1 : 0];
+    if (cached !== undefined) return cached;
+    const all: Record<string, string | symbol> = { ...headers };
+    all.vary = headers.vary === undefined ? "Origin" : `${headers.vary}, Origin`;
+    if (cors) {
+      all["access-control-allow-origin"] = ORIGIN;
+      all["access-control-expose-headers"] = EXPOSED_HEADERS;
+    }
+    all.server = this.#server;
+    all["x-request-id"] = ID;
+    const plan: Plan = [];
+    for (const k of Object.keys(all).sort()) plan.push(k, all[k]!);
+    pair[cors ? 1 : 0] = plan;
+    return plan;
+  }
+}
+
+/** Header names and values alternating; a value may be a per-request slot. */
+type Plan = (string | symbol)[];
+const ID = Symbol("request ID");
+const ORIGIN = Symbol("allowed origin");
+
+/** A Web error response as a fast reply (errors are rare: no need to be quick here). */
+async function replyOf(res: Response): Promise<FastReply> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of res.headers) headers[k] = v;
+  return { status: res.status, headers, body: await res.text() };
+}
+
+const DRAIN_MS = 500;
+const DRAIN_BYTES = 64 << 20;
+
+/** Reads and drops the rest of a request body; a client that keeps sending is disconnected. */
+function drain(incoming: IncomingMessage): void {
+  let n = 0;
+  const stop = () => {
+    clearTimeout(timer);
+    incoming.off("data", onData);
+    incoming.off("end", stop);
+    incoming.off("error", stop);
+  };
+  const cut = () => {
+    stop();
+    incoming.socket?.destroySoon?.();
+  };
+  const onData = (c: Buffer) => {
+    n += c.length;
+    if (n > DRAIN_BYTES) cut();
+  };
+  const timer = setTimeout(cut, DRAIN_MS);
+  timer.unref();
+  incoming.on("data", onData);
+  incoming.on("end", stop);
+  incoming.on("error", stop);
+  incoming.resume();
+}
