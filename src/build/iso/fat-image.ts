@@ -5,7 +5,7 @@
  */
 import { frozenClockEnv } from "../tools/frozen-clock.js";
 import { createSparseFile } from "../formats/sparse-file.js";
-import { runProgram } from "../initramfs/programs.js";
+import { run } from "../tools/run.js";
 import { fatSerial } from "./volume.js";
 
 /** A file in the image: path inside it (`EFI/BOOT/BOOTX64.EFI`) and where its bytes come from. */
@@ -57,10 +57,10 @@ async function populate(
   // same directory: the same mtools operations in the same order as one call each (so the same
   // bytes), with fewer processes to start (each start forks the whole Node process).
   const sorted = [...dirs].sort();
-  if (sorted.length > 0) await runProgram("mmd", ["-i", image, ...sorted.map((d) => `::/${d}`)], opts);
+  if (sorted.length > 0) await run("mmd", ["-i", image, ...sorted.map((d) => `::/${d}`)], opts);
   for (const group of copyGroups(files)) {
     const dest = group.length === 1 ? `::/${group[0]!.path}` : `::/${dirOf(group[0]!.path)}/`;
-    await runProgram("mcopy", ["-Q", "-i", image, ...group.map((f) => f.source), dest], opts);
+    await run("mcopy", ["-Q", "-i", image, ...group.map((f) => f.source), dest], opts);
   }
 }
 
@@ -103,7 +103,7 @@ export async function makeGrubEfiImage(
 ): Promise<void> {
   const env = frozenClockEnv(epoch);
   await createSparseFile(image, 2880 * 1024);
-  await runProgram(
+  await run(
     "mformat",
     ["-C", "-f", "2880", "-L", "16", "-N", fatSerial(epoch).padStart(8, "0"), "-i", image, "::"],
     { env: { ...env, MTOOLS_SKIP_CHECK: "1" }, timeoutMs: 60_000, ...(signal ? { signal } : {}) },
@@ -123,14 +123,14 @@ export async function makeEfiBootImage(
   const env = frozenClockEnv(epoch);
   await createSparseFile(image, size);
   const spc = fatSectorsPerCluster(size);
-  await runProgram(
+  await run(
     "mkfs.vfat",
     ["-F", String(fatBits(size, spc)), "-n", "EFI", "--invariant", "-s", String(spc), image],
     { env, timeoutMs: 60_000, ...(signal ? { signal } : {}) },
   );
   await populate(image, files, env, signal);
   for (const p of readOnly) {
-    await runProgram("mattrib", ["-i", image, "+r", `::/${p}`], {
+    await run("mattrib", ["-i", image, "+r", `::/${p}`], {
       env: { ...env, MTOOLS_SKIP_CHECK: "1" },
       timeoutMs: 60_000,
       ...(signal ? { signal } : {}),

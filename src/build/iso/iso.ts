@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { BootforgeError, invalidInput, ioError, unsupported } from "../../errors/index.js";
 import type { Quirks } from "../../profile/quirks.js";
 import { isoGrubConfig } from "../grub/config.js";
-import { runProgram } from "../initramfs/programs.js";
+import { run } from "../tools/run.js";
 import { efiBootImageSize, makeEfiBootImage, makeGrubEfiImage, type FatFile } from "./fat-image.js";
 import { fatSerial, xorrisoTailCommands } from "./volume.js";
 
@@ -163,7 +163,7 @@ async function grubBiosPart(o: GrubIsoOptions, bios: string): Promise<GrubParts>
   const dir = await requireDir(bios, "GRUB i386-pc module directory");
   const img = join(o.workDir, "eltorito.img");
   o.log?.("creating GRUB BIOS boot image");
-  await runProgram(
+  await run(
     "grub-mkimage",
     [
       "--directory",
@@ -205,7 +205,7 @@ async function grubEfiPart(o: GrubIsoOptions): Promise<GrubParts> {
   const dir = await requireDir(o.grubModules.efi, `GRUB ${platform} module directory`);
   const core = join(o.workDir, EFI_BOOT_NAME[o.arch].toLowerCase());
   o.log?.("creating GRUB EFI boot image");
-  await runProgram(
+  await run(
     "grub-mkimage",
     [
       "--directory",
@@ -331,7 +331,7 @@ async function runXorriso(o: IsoCommon, args: string[], grafts: Graft[]): Promis
     all.push({ iso: "/imagecache", source: await requireDir(o.imageCacheDir, "image cache") });
   }
   o.log?.("creating ISO image");
-  await runProgram(
+  await run(
     "xorriso",
     [
       "-as",
