@@ -1,4 +1,5 @@
 /** Runs the `imager` CLI (bin/imager.js) as a user would, against a release, for end-to-end tests. */
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -93,4 +94,36 @@ function spawnImager(
     });
     if (o.stdin !== undefined) child.stdin?.end(o.stdin);
   });
+}
+
+/** The top-level (non-detail, non-YAML) console lines of a run. */
+export const stageLines = (stderr: string): string[] =>
+  stderr.split("\n").filter((l) => l !== "" && !l.startsWith(" "));
+
+/** Asserts the run succeeded and printed `expected` among its stage lines, in this order. */
+export function assertLines(r: ImagerRun, expected: readonly string[]): void {
+  assert.equal(r.code, 0, r.stderr);
+  const lines = stageLines(r.stderr);
+  let at = -1;
+  for (const l of expected) {
+    const i = lines.indexOf(l, at + 1);
+    assert.ok(i > at, `missing or out of order ${JSON.stringify(l)} in\n${r.stderr}`);
+    at = i;
+  }
+}
+
+/** Runs at most `n` tasks at once (end-to-end builds share two cores). */
+export function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await task();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
 }

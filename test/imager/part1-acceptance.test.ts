@@ -8,16 +8,16 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ensureFixtureRelease, EXTENSION_MODULE } from "../../fixtures/index.js";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
-import { generateSecureBootKeys, KEY_FILES } from "../../src/build/secureboot/keys.js";
+import { KEY_FILES } from "../../src/build/secureboot/keys.js";
 import { boot, qemuArgv } from "../qemu/boot.js";
 import { FACT_PREFIX } from "../qemu/facts.js";
-import { SNAKEOIL } from "../qemu/firmware.js";
+import { writeSnakeoilKeysDir, writeUntrustedKeysDir } from "../qemu/snakeoil-keys.js";
 import { runImager, type ImagerRun } from "../helpers/run-imager.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
@@ -42,22 +42,8 @@ before(async () => {
   snakeoilKeys = join(scratch, "snakeoil-keys");
   otherKeys = join(scratch, "other-keys");
   const notBefore = new Date(Number(EPOCH) * 1000);
-  // Only the PCR key of this set is used; the UKI key and certificate are replaced below.
-  await generateSecureBootKeys(snakeoilKeys, { ukiBits: 2048, notBefore });
-  // Upstream reads PKCS#1 keys: decrypt Debian's key (passphrase "snakeoil") into that form.
-  execFileSync("openssl", [
-    "rsa",
-    "-in",
-    SNAKEOIL.key,
-    "-passin",
-    "pass:snakeoil",
-    "-traditional",
-    "-out",
-    join(snakeoilKeys, KEY_FILES.ukiSigningKey),
-  ], { stdio: "ignore" }); // prettier-ignore
-  await copyFile(SNAKEOIL.cert, join(snakeoilKeys, KEY_FILES.ukiSigningCert));
-  await rm(join(snakeoilKeys, KEY_FILES.ukiSigningCertDer));
-  await generateSecureBootKeys(otherKeys, { ukiBits: 2048, notBefore });
+  await writeSnakeoilKeysDir(snakeoilKeys, notBefore);
+  await writeUntrustedKeysDir(otherKeys, notBefore);
 });
 after(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });

@@ -7,22 +7,21 @@
  * also passes sgdisk, fsck.vfat, xfs_repair and e2fsck with its own sector size. Four boots.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
-import { copyFile, mkdtemp, readdir, rm } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ensureFixtureRelease } from "../../fixtures/index.js";
 import { readGpt } from "../../src/build/formats/gpt.js";
 import { extractRegion } from "../../src/build/formats/sparse-file.js";
-import { generateSecureBootKeys, KEY_FILES } from "../../src/build/secureboot/keys.js";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
 import { runImager } from "../helpers/run-imager.js";
 import { runWithSectorSize } from "../qemu/blockdev-view.js";
 import { boot } from "../qemu/boot.js";
 import type { BootFacts } from "../qemu/facts.js";
 import { FACT_PREFIX } from "../qemu/facts.js";
-import { SNAKEOIL } from "../qemu/firmware.js";
+import { writeSnakeoilKeysDir, writeUntrustedKeysDir } from "../qemu/snakeoil-keys.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const EPOCH = "1700000000";
@@ -43,16 +42,8 @@ before(async () => {
   snakeoilKeys = join(scratch, "snakeoil-keys");
   otherKeys = join(scratch, "other-keys");
   const notBefore = new Date(Number(EPOCH) * 1000);
-  // The PCR key of this set is kept; the UKI signing key and certificate become Debian's.
-  await generateSecureBootKeys(snakeoilKeys, { ukiBits: 2048, notBefore });
-  // Upstream reads PKCS#1 keys: decrypt Debian's key (passphrase "snakeoil") into that form.
-  execFileSync("openssl", [
-    "rsa", "-in", SNAKEOIL.key, "-passin", "pass:snakeoil", "-traditional",
-    "-out", join(snakeoilKeys, KEY_FILES.ukiSigningKey),
-  ], { stdio: "ignore" }); // prettier-ignore
-  await copyFile(SNAKEOIL.cert, join(snakeoilKeys, KEY_FILES.ukiSigningCert));
-  await rm(join(snakeoilKeys, KEY_FILES.ukiSigningCertDer));
-  await generateSecureBootKeys(otherKeys, { ukiBits: 2048, notBefore });
+  await writeSnakeoilKeysDir(snakeoilKeys, notBefore);
+  await writeUntrustedKeysDir(otherKeys, notBefore);
 });
 after(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });

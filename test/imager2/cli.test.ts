@@ -19,7 +19,7 @@ import { readGpt } from "../../src/build/formats/gpt.js";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
 import { generateSecureBootKeys } from "../../src/build/secureboot/keys.js";
 import { boot } from "../qemu/boot.js";
-import { runImager, type ImagerRun } from "../helpers/run-imager.js";
+import { assertLines, limiter, runImager, type ImagerRun } from "../helpers/run-imager.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const EPOCH = "1700000000";
@@ -109,22 +109,6 @@ after(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
-/** Runs at most `n` tasks at once. */
-function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (task) => {
-    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await task();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}
-
 type Run = ImagerRun;
 
 /** Runs the imager CLI against the fixture release, optionally with a profile on stdin. */
@@ -137,20 +121,6 @@ function imager(args: string[], out: string, stdin?: string): Promise<Run> {
     out,
     sourceDateEpoch: EPOCH,
   });
-}
-
-/** The top-level (non-detail, non-YAML) console lines. */
-const stageLines = (stderr: string) => stderr.split("\n").filter((l) => l !== "" && !l.startsWith(" "));
-
-function assertLines(r: Run, expected: string[]): void {
-  assert.equal(r.code, 0, r.stderr);
-  const lines = stageLines(r.stderr);
-  let at = -1;
-  for (const l of expected) {
-    const i = lines.indexOf(l, at + 1);
-    assert.ok(i > at, `missing or out of order ${JSON.stringify(l)} in\n${r.stderr}`);
-    at = i;
-  }
 }
 
 const sameBytes = async (a: string, b: string) => (await readFile(a)).equals(await readFile(b));

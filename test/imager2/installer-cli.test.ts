@@ -19,7 +19,7 @@ import { ensureFixtureRelease, OVERLAY } from "../../fixtures/index.js";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
 import { generateSecureBootKeys } from "../../src/build/secureboot/keys.js";
 import { startRegistry, type TestRegistry } from "../../src/oci/testing/registry.js";
-import { runImager, type ImagerRun } from "../helpers/run-imager.js";
+import { assertLines, limiter, runImager, type ImagerRun } from "../helpers/run-imager.js";
 import { readVectors } from "../helpers/shared.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
@@ -237,22 +237,6 @@ function pinned(ref: string): string {
   return `${ref}@${m.digest}`;
 }
 
-/** Runs at most `n` tasks at once. */
-function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (task) => {
-    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await task();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}
-
 const semver = (v: string) => v.replace(/^v/, "").split(".").map(Number) as [number, number, number];
 const cmp = (a: string, b: string) => {
   const [x, y] = [semver(a), semver(b)];
@@ -284,20 +268,6 @@ function expectation(c: Case): { layerCount: number; files: string[] } {
     layerCount: ov.layerCount,
     files: [...base.filesMustContain, ...ov.filesMustContain.filter((f) => f.startsWith("overlay/"))],
   };
-}
-
-/** The top-level (non-detail, non-YAML) console lines. */
-const stageLines = (stderr: string) => stderr.split("\n").filter((l) => l !== "" && !l.startsWith(" "));
-
-function assertLines(r: ImagerRun, expected: string[]): void {
-  assert.equal(r.code, 0, r.stderr);
-  const lines = stageLines(r.stderr);
-  let at = -1;
-  for (const l of expected) {
-    const i = lines.indexOf(l, at + 1);
-    assert.ok(i > at, `missing or out of order ${JSON.stringify(l)} in\n${r.stderr}`);
-    at = i;
-  }
 }
 
 function skopeo(...args: string[]): string {
