@@ -115,13 +115,17 @@ export class InstallerRegistry {
       const signing = this.#signing;
       if (signing !== undefined) {
         await this.#layout.putManifest(data, { root: false });
-        await writeSignature(
-          this.#layout,
-          signing.key,
-          signing.identity(repo),
-          data.digest,
-          `${repo}:${signatureTag(data.digest)}`,
-        );
+        // Each platform's manifest too (cosign's --recursive): containers/image checks the
+        // signature of the instance it copies, cosign and upstream the index's.
+        for (const d of [...manifests.map((m) => m.digest), data.digest]) {
+          await writeSignature(
+            this.#layout,
+            signing.key,
+            signing.identity(repo),
+            d,
+            `${repo}:${signatureTag(d)}`,
+          );
+        }
       }
       await this.#layout.putManifest(data, { root: true, tag });
       return { mediaType: data.mediaType, digest: data.digest, size: bytes.length };
