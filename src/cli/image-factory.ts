@@ -86,16 +86,18 @@ interface ServeFlags {
   externalUrl?: string;
   storageDir?: string;
   releaseLayout?: string;
+  signingKeyPath?: string;
+  containerSignaturePublicKey?: string;
 }
 
-/** Builds the demo (fixture) release if needed and returns its layout directory. */
-async function demoRelease(log: (l: string) => void): Promise<string> {
+/** Builds the demo (fixture) release if needed: its layout directory and its signing public key. */
+async function demoRelease(log: (l: string) => void): Promise<{ dir: string; publicKey: string }> {
   // The fixture builder lives outside src/ (it is test and demo tooling); load it only for the demo.
   const spec = "../../fixtures/index.js";
   const fixtures = (await import(spec)) as typeof Fixtures;
   log("image-factory: preparing the demo release (built on first use; this can take a few minutes)");
   const res = await fixtures.ensureFixtureRelease((l) => log(`  ${l}`));
-  return res.dir;
+  return { dir: res.dir, publicKey: fixtures.FIXTURE_PUBLIC_KEY };
 }
 
 async function loadConfig(flags: ServeFlags): Promise<ResolvedConfig> {
@@ -108,6 +110,9 @@ async function loadConfig(flags: ServeFlags): Promise<ResolvedConfig> {
   if (flags.storageDir !== undefined) fromFlags.storage = { dir: flags.storageDir };
   if (flags.releaseLayout !== undefined)
     fromFlags.release = { source: "layout", layout: flags.releaseLayout };
+  if (flags.signingKeyPath !== undefined) fromFlags.cache = { signingKeyPath: flags.signingKeyPath };
+  if (flags.containerSignaturePublicKey !== undefined)
+    fromFlags.containerSignature = { publicKeyFile: flags.containerSignaturePublicKey };
   return resolveConfig(file ? await configFromFile(file) : {}, configFromEnv(process.env), fromFlags);
 }
 
@@ -115,7 +120,12 @@ async function serveCommand(flags: ServeFlags): Promise<void> {
   const log = (l: string): void => void process.stderr.write(l + "\n");
   let config = await loadConfig(flags);
   if (config.release.source === "demo" && config.release.layout === undefined) {
-    config = { ...config, release: { ...config.release, layout: await demoRelease(log) } };
+    const demo = await demoRelease(log);
+    config = { ...config, release: { ...config.release, layout: demo.dir } };
+    // The demo release is signed with the fixture key; verify it unless told otherwise.
+    const cs = config.containerSignature;
+    if (!cs.disabled && cs.publicKeyFile === undefined)
+      config = { ...config, containerSignature: { ...cs, publicKeyFile: demo.publicKey } };
   }
   const factory = await createFactory(config, { logger: jsonLogger((l) => process.stdout.write(l)) });
   const server = await listen(factory.app, config.http.listen);
@@ -151,6 +161,14 @@ export function buildProgram(io: CliIO = defaultIO()): Command {
     .option("--external-url <url>", "URL users reach the factory at (http.externalURL)")
     .option("--storage-dir <dir>", "storage directory (storage.dir)")
     .option("--release-layout <dir>", "serve the release in this OCI layout directory")
+    .option(
+      "--signing-key-path <file>",
+      "PEM key signing cache entries and installers (cache.signingKeyPath)",
+    )
+    .option(
+      "--container-signature-public-key <file>",
+      "PEM public key release images must be signed with (containerSignature.publicKeyFile)",
+    )
     .action(serveCommand);
   program.addCommand(schematicCommand(io));
   program.addCommand(ociCommand());

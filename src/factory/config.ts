@@ -68,6 +68,26 @@ const schema = z
       })
       .strict()
       .prefault({}),
+    cache: z
+      .object({
+        /**
+         * PEM private key (ECDSA as upstream; PKCS#8 or SEC1) that signs registry cache entries
+         * and installer indexes, cosign-compatible; its public key is `/oci/cosign/signing-key.pub`.
+         */
+        signingKeyPath: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+    containerSignature: z
+      .object({
+        /** Skip verification of release images (upstream's explicit opt-out). */
+        disabled: z.boolean().default(false),
+        /** PEM public key release images must be signed with (required unless disabled). */
+        publicKeyFile: z.string().optional(),
+        publicKeyHashAlgo: z.enum(["sha256", "sha384", "sha512"]).default("sha256"),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -8,8 +8,10 @@ import { join } from "node:path";
 import { KEY_FILES } from "../build/secureboot/keys.js";
 import { BootforgeError } from "../errors/index.js";
 import { RegistryClient } from "../oci/client.js";
+import { loadPublicKey, loadSigningKey, type SigningKey } from "../oci/cosign/index.js";
 import { repoWithNamespace } from "../release/catalogs.js";
 import type { ReleaseLocation } from "../release/release-location.js";
+import { KeySourceVerifier, type SourceVerifier } from "../release/source-verifier.js";
 import { TalosReleases } from "../release/talos-releases.js";
 import { createApp, type FactoryApp, type RouteModule } from "./app.js";
 import { AssetBuilder, type AssetPipeline } from "./build/asset-builder.js";
@@ -25,6 +27,7 @@ import { imageRoutes } from "./routes/image.js";
 import { metaRoutes } from "./routes/meta.js";
 import { pxeRoutes } from "./routes/pxe.js";
 import { registryRoutes } from "./routes/registry.js";
+import { cosignRoutes } from "./routes/cosign.js";
 import { schematicRoutes } from "./routes/schematics.js";
 import { metricsRoutes, secureBootRoutes } from "./routes/secureboot.js";
 import { SchematicService } from "./schematic-service.js";
@@ -54,9 +57,34 @@ export interface Factory {
   queue: BuildQueue;
 }
 
+/** The cache signing key (`cache.signingKeyPath`), if configured. */
+async function cacheSigningKey(config: ResolvedConfig): Promise<SigningKey | undefined> {
+  const path = config.cache.signingKeyPath;
+  return path === undefined || path === "" ? undefined : loadSigningKey(path);
+}
+
+/**
+ * The release image verifier (`containerSignature`). Upstream verifies against Sidero's keyless
+ * identity by default, which needs the public Sigstore infrastructure; here a public key is
+ * required unless verification is switched off explicitly.
+ */
+async function sourceVerifier(config: ResolvedConfig): Promise<SourceVerifier | undefined> {
+  const c = config.containerSignature;
+  if (c.disabled) return undefined;
+  if (c.publicKeyFile === undefined || c.publicKeyFile === "") {
+    throw new BootforgeError(
+      "invalid-input",
+      "configuration containerSignature.publicKeyFile is required to verify release images " +
+        "(keyless verification is not available); set containerSignature.disabled: true to skip verification",
+    );
+  }
+  return new KeySourceVerifier([await loadPublicKey(c.publicKeyFile, c.publicKeyHashAlgo)]);
+}
+
 async function openStores(
   config: ResolvedConfig,
   client: () => RegistryClient,
+  signingKey: SigningKey | undefined,
 ): Promise<{ assets: AssetStore; schematics: SchematicStore; local: LocalStore }> {
   const local = await LocalStore.open(join(config.storage.dir, "store"));
   if (config.storage.kind === "dir") return { assets: local, schematics: local.schematics(), local };
@@ -72,6 +100,7 @@ async function openStores(
     registry,
     namespace: config.storage.namespace,
     scratch: local,
+    ...(signingKey ? { signingKey } : {}),
   });
   return { assets: store, schematics: store.schematicStore(), local };
 }
@@ -108,7 +137,9 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     client ??= new RegistryClient({ insecure: insecureHosts });
     return client;
   };
-  const stores = await openStores(config, getClient);
+  const signingKey = await cacheSigningKey(config);
+  const verifier = await sourceVerifier(config);
+  const stores = await openStores(config, getClient, signingKey);
   const metrics = new FactoryMetrics();
 
   const release = new TalosReleases({
@@ -120,6 +151,7 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     catalog: { registry: config.release.registry, namespace: config.release.namespace },
     ...(config.release.source === "registry" ? { registryClient: getClient() } : {}),
     cacheDir: join(config.storage.dir, "release"),
+    ...(verifier ? { verifier } : {}),
   });
 
   const queue = new BuildQueue({
@@ -168,10 +200,19 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     pipeline,
   });
   let n = 0;
-  const installers = await InstallerRegistry.open(join(config.storage.dir, "registry"), assets, (hint) => {
-    const path = join(scratch, `${hint}-${process.pid}-${n++}.tar`);
-    return Promise.resolve({ path, done: () => rm(path, { force: true }) });
-  });
+  const installers = await InstallerRegistry.open(
+    join(config.storage.dir, "registry"),
+    assets,
+    (hint) => {
+      const path = join(scratch, `${hint}-${process.pid}-${n++}.tar`);
+      return Promise.resolve({ path, done: () => rm(path, { force: true }) });
+    },
+    signingKey && {
+      key: signingKey,
+      // Signatures name the repository as clients pull it: through this factory's host.
+      identity: (repo) => `${new URL(config.http.externalURL).host}/${repo}`,
+    },
+  );
 
   const services: FactoryServices = {
     config,
@@ -181,6 +222,7 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     installers,
     metrics,
     secureBootCertPem,
+    cosignPublicKeyPem: signingKey?.publicKeyPem,
   };
   const modules: RouteModule[] = [
     accessLog(logger, metrics),
@@ -191,6 +233,7 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     secureBootRoutes(services),
     metricsRoutes(services),
     registryRoutes(services),
+    cosignRoutes(services),
     uiRoutes(uiBackend(services, SERVER_VERSION)),
   ];
   const app = createApp(

@@ -16,4 +16,6 @@ export interface FactoryServices {
   metrics: FactoryMetrics;
   /** PEM of the SecureBoot signing certificate, when SecureBoot is enabled. */
   secureBootCertPem: string | undefined;
+  /** PEM public key of `cache.signingKeyPath`, when cache signing is configured. */
+  cosignPublicKeyPem?: string | undefined;
 }

@@ -17,10 +17,12 @@ import { OciLayout } from "../oci/layout.js";
 import type { Platform } from "../oci/media-types.js";
 import { formatReference, parseReference, referenceTarget, type Reference } from "../oci/reference.js";
 import { RegistrySource } from "../oci/source.js";
+import { layoutSignatures, registrySignatures } from "../oci/cosign/index.js";
 import { checkCompatibility, loadExtension, type LoadedExtension } from "../build/extensions/manifest.js";
 import type { ContainerAsset } from "../profile/model.js";
 import { parseTalosVersion } from "../profile/version.js";
 import { ExtractedImages } from "./extracted-images.js";
+import type { SourceVerifier } from "./source-verifier.js";
 import {
   DEFAULT_RELEASE_LOCATION,
   formatReleaseLocation,
@@ -44,6 +46,11 @@ export interface ReleaseSourceOptions {
   client?: Omit<ClientOptions, "insecure">;
   /** One client for every pull instead (the factory's, already configured for insecure hosts). */
   registryClient?: RegistryClient;
+  /**
+   * Signature check for every image resolved by reference (the factory's `containerSignature`);
+   * without it nothing is verified (the imager CLI, as upstream's imager).
+   */
+  verifier?: SourceVerifier;
 }
 
 /** A release input image extracted to a directory. */
@@ -74,6 +81,7 @@ export class ReleaseSource {
   readonly #clientOptions: Omit<ClientOptions, "insecure">;
   readonly #clients = new Map<string, RegistryClient>();
   readonly #shared: RegistryClient | undefined;
+  readonly #verifier: SourceVerifier | undefined;
   #layout: Promise<OciLayout> | undefined;
   #imager: Promise<ExtractedImage> | undefined;
 
@@ -84,6 +92,7 @@ export class ReleaseSource {
     this.#cacheDir = opts.cacheDir;
     this.#clientOptions = opts.client ?? {};
     this.#shared = opts.registryClient;
+    this.#verifier = opts.verifier;
     let images = caches.get(opts.cacheDir);
     if (!images) caches.set(opts.cacheDir, (images = new ExtractedImages(opts.cacheDir)));
     this.#images = images;
@@ -174,7 +183,10 @@ export class ReleaseSource {
       // Digest first (it pins the content), then the layout's `<repository>:<tag>` name.
       const target = ref.digest ?? layoutRefName(ref);
       if (target === undefined) throw invalidInput(`image reference ${name} has no tag or digest`);
-      return this.#resolveIn(layout, target, name);
+      const image = await this.#resolveIn(layout, target, name);
+      // The layout names images `<repository>:<tag>`; their signatures sit beside them.
+      await this.#verifier?.verify(layoutSignatures(layout, ref.repository), image.root.digest, name);
+      return image;
     }
     const r = rehome(ref, this.location);
     const hostInsecure =
@@ -182,8 +194,14 @@ export class ReleaseSource {
         this.location.insecure === true &&
         r.registry === this.location.registry) ||
       insecure;
-    const source = new RegistrySource(this.#client(hostInsecure ? r.registry : ""), r);
-    return this.#resolveIn(source, referenceTarget(r), formatReference(r));
+    const client = this.#client(hostInsecure ? r.registry : "");
+    const image = await this.#resolveIn(
+      new RegistrySource(client, r),
+      referenceTarget(r),
+      formatReference(r),
+    );
+    await this.#verifier?.verify(registrySignatures(client, r), image.root.digest, formatReference(r));
+    return image;
   }
 
   async #pull(ref: Reference, insecure: boolean, asked = formatReference(ref)): Promise<ExtractedImage> {

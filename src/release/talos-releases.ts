@@ -18,6 +18,7 @@ import type { ExtensionEntry, OverlayEntry } from "./catalogs.js";
 import { releaseImageRef, type ReleaseLocation } from "./release-location.js";
 import { layoutRepo, registryRepo, type RepoAccess } from "./release-repos.js";
 import { ReleaseSource } from "./release-source.js";
+import type { SourceVerifier } from "./source-verifier.js";
 import {
   brokenVersions,
   findServed,
@@ -52,6 +53,8 @@ export interface TalosReleasesOptions {
   registryClient?: RegistryClient;
   /** How long the version list is reused before the imager tags are listed again. */
   versionsTtlMs?: number;
+  /** Signature check of every release image before use (upstream `containerSignature`). */
+  verifier?: SourceVerifier;
 }
 
 const MAX_CATALOG_FILE = 4 << 20;
@@ -98,6 +101,7 @@ export class TalosReleases {
         cacheDir: this.#o.cacheDir,
         location: this.location,
         ...(this.#o.registryClient ? { registryClient: this.#o.registryClient } : {}),
+        ...(this.#o.verifier ? { verifier: this.#o.verifier } : {}),
       });
       this.#sources.set(key, s);
     }

@@ -17,6 +17,12 @@ export async function fixtureRelease(): Promise<string> {
   return (await ensureFixtureRelease()).dir;
 }
 
+/** The public key the fixture release is signed with (verified by every test factory by default). */
+export async function fixturePublicKey(): Promise<string> {
+  const { FIXTURE_PUBLIC_KEY } = await import("../../fixtures/index.js");
+  return FIXTURE_PUBLIC_KEY;
+}
+
 /** A running test factory. */
 export interface TestFactory {
   url: string;
@@ -38,6 +44,7 @@ export async function startFactory(
       http: { listen: "127.0.0.1:0" },
       storage: { dir },
       release: { source: "layout", layout },
+      containerSignature: { publicKeyFile: await fixturePublicKey() },
     },
     overrides,
   );

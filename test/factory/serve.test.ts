@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { EMPTY_ID, fixtureRelease } from "./harness.js";
+import { EMPTY_ID, fixturePublicKey, fixtureRelease } from "./harness.js";
 
 const STARTUP_MS = 60_000;
 
@@ -60,6 +60,8 @@ describe("image-factory serve", () => {
         dir,
         "--release-layout",
         release,
+        "--container-signature-public-key",
+        await fixturePublicKey(),
       ],
       { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, BOOTFORGE_CONFIG: "" } },
     );

@@ -13,6 +13,7 @@ import { appendFileSync, createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { parseArgs } from "node:util";
 import type { AssetPipeline, PipelineInput } from "../../src/factory/build/asset-builder.js";
+import { FIXTURE_PUBLIC_KEY } from "../../fixtures/index.js";
 import { resolveConfig } from "../../src/factory/config.js";
 import { createFactory } from "../../src/factory/factory.js";
 import { listen } from "../../src/factory/server.js";
@@ -68,6 +69,7 @@ const config = resolveConfig({
   http: { listen: "127.0.0.1:0", externalURL: "http://factory.bootforge.test/" },
   storage: { dir: values.storage },
   release: { source: "layout", layout: values.release },
+  containerSignature: { publicKeyFile: FIXTURE_PUBLIC_KEY },
   build: { maxConcurrency: 2, maxQueue: 64 },
 });
 const pipeline = new SlowUkiPipeline(Number(values["uki-mib"]), Number(values["chunk-ms"]), values.journal);

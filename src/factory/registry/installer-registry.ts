@@ -3,6 +3,9 @@
  * assembled from the imager's docker-archive installer assets for amd64 and arm64 into one
  * OCI index, stored in an OCI layout directory Bootforge owns. The per-arch archives are
  * ordinary cached assets, so replicas sharing an asset store share the expensive part.
+ * With a signing key each index is cosign-signed (`<image>/<id>:sha256-<hex>.sig`, served by
+ * the `/v2` front end) and its signature re-verified whenever the index is looked up: one that
+ * does not verify (e.g. after a key change) is rebuilt and re-signed, as upstream does.
  */
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
@@ -12,6 +15,13 @@ import { BootforgeError } from "../../errors/index.js";
 import { isDigest, sha256Of } from "../../oci/digest.js";
 import { DockerArchive } from "../../oci/docker-archive.js";
 import { copyImage } from "../../oci/image.js";
+import {
+  checkLegacySignature,
+  layoutSignatures,
+  signatureTag,
+  writeSignature,
+  type SigningKey,
+} from "../../oci/cosign/index.js";
 import { blobPath, OciLayout } from "../../oci/layout.js";
 import type { ManifestData } from "../../oci/client.js";
 import { MediaTypes, type Descriptor } from "../../oci/media-types.js";
@@ -23,6 +33,13 @@ import { SingleFlight } from "../single-flight.js";
 import type { StoredObject } from "../storage/types.js";
 
 const ARCHES = ["amd64", "arm64"] as const;
+
+/** Signing of published indexes. */
+export interface InstallerSigning {
+  key: SigningKey;
+  /** The docker-reference a signature of `<image>/<id>` claims (`<factory host>/<image>/<id>`). */
+  identity(repo: string): string;
+}
 
 /** A blob ready to serve. */
 export interface BlobHandle {
@@ -36,15 +53,18 @@ export class InstallerRegistry {
   readonly #assets: AssetBuilder;
   readonly #tmp: (hint: string) => Promise<{ path: string; done: () => Promise<void> }>;
   readonly #flight = new SingleFlight<Descriptor>();
+  readonly #signing: InstallerSigning | undefined;
 
   private constructor(
     layout: OciLayout,
     assets: AssetBuilder,
     tmp: (hint: string) => Promise<{ path: string; done: () => Promise<void> }>,
+    signing: InstallerSigning | undefined,
   ) {
     this.#layout = layout;
     this.#assets = assets;
     this.#tmp = tmp;
+    this.#signing = signing;
   }
 
   /**
@@ -55,8 +75,9 @@ export class InstallerRegistry {
     dir: string,
     assets: AssetBuilder,
     tmp: (hint: string) => Promise<{ path: string; done: () => Promise<void> }>,
+    signing?: InstallerSigning,
   ): Promise<InstallerRegistry> {
-    return new InstallerRegistry(await OciLayout.create(dir), assets, tmp);
+    return new InstallerRegistry(await OciLayout.create(dir), assets, tmp, signing);
   }
 
   /** The index of `<image>/<id>:<version>`, building both architectures on first use. */
@@ -67,11 +88,12 @@ export class InstallerRegistry {
     platform: string,
     secureboot: boolean,
   ): Promise<Descriptor> {
-    const tag = `${image}/${stored.id}:${version.tag}`;
-    const existing = await this.#find(tag);
+    const repo = `${image}/${stored.id}`;
+    const tag = `${repo}:${version.tag}`;
+    const existing = await this.#findSigned(repo, tag);
     if (existing !== undefined) return existing;
     return this.#flight.do(tag, async () => {
-      const again = await this.#find(tag);
+      const again = await this.#findSigned(repo, tag);
       if (again !== undefined) return again;
       const manifests: Descriptor[] = [];
       for (const arch of ARCHES) {
@@ -89,6 +111,22 @@ export class InstallerRegistry {
         JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }),
       );
       const data: ManifestData = { bytes, mediaType: MediaTypes.ociIndex, digest: sha256Of(bytes) };
+      // Signed before tagged: a client that sees the tag also finds the signature.
+      const signing = this.#signing;
+      if (signing !== undefined) {
+        await this.#layout.putManifest(data, { root: false });
+        // Each platform's manifest too (cosign's --recursive): containers/image checks the
+        // signature of the instance it copies, cosign and upstream the index's.
+        for (const d of [...manifests.map((m) => m.digest), data.digest]) {
+          await writeSignature(
+            this.#layout,
+            signing.key,
+            signing.identity(repo),
+            d,
+            `${repo}:${signatureTag(d)}`,
+          );
+        }
+      }
       await this.#layout.putManifest(data, { root: true, tag });
       return { mediaType: data.mediaType, digest: data.digest, size: bytes.length };
     });
@@ -105,6 +143,17 @@ export class InstallerRegistry {
     } finally {
       await t.done();
     }
+  }
+
+  /** The tagged index, if present and (with signing on) validly signed by the current key. */
+  async #findSigned(repo: string, tag: string): Promise<Descriptor | undefined> {
+    const found = await this.#find(tag);
+    const signing = this.#signing;
+    if (found === undefined || signing === undefined) return found;
+    const check = await checkLegacySignature(layoutSignatures(this.#layout, repo), found.digest, [
+      signing.key.publicKey,
+    ]);
+    return check.ok ? found : undefined;
   }
 
   async #find(tag: string): Promise<Descriptor | undefined> {

@@ -3,7 +3,10 @@
  * Schematics are blobs whose digest is `sha256:<id>` (content = canonical YAML), kept alive by
  * a manifest tagged `<id>` in `<namespace>/schematics`, as upstream stores them. Assets are
  * single-layer artifacts tagged `<key>` in `<namespace>/cache`; the layer is the asset's bytes.
- * A tag is pushed only after its blob, so a replica never sees a partial asset.
+ * A tag is pushed only after its blob, so a replica never sees a partial asset. With a signing
+ * key (upstream `cache.signingKeyPath`) every asset manifest gets a cosign signature
+ * (`sha256-<hex>.sig`) and is re-verified on every read: an entry whose signature does not
+ * verify is a cache miss (rebuilt and re-signed), so rotating the key invalidates the cache.
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -11,6 +14,13 @@ import { rm, stat } from "node:fs/promises";
 import { PassThrough, Readable, Transform, type TransformCallback } from "node:stream";
 import { BootforgeError } from "../../errors/index.js";
 import type { RegistryClient } from "../../oci/client.js";
+import {
+  checkLegacySignature,
+  registrySignatures,
+  writeSignature,
+  type SigningKey,
+} from "../../oci/cosign/index.js";
+import { RegistrySink } from "../../oci/source.js";
 import { sha256Of } from "../../oci/digest.js";
 import { parseManifest, type Descriptor } from "../../oci/media-types.js";
 import type { Reference } from "../../oci/reference.js";
@@ -37,6 +47,8 @@ export interface RegistryStoreOptions {
   namespace: string;
   /** Local store for temporary files of uploads. */
   scratch: LocalStore;
+  /** Signs asset entries and requires the signature on read. */
+  signingKey?: SigningKey;
 }
 
 /** Passes bytes `[start, end]` of a stream through and drops the rest. */
@@ -76,6 +88,7 @@ export class RegistryStore implements AssetStore {
     tag: string,
     layer: Descriptor,
     openLayer: () => Readable,
+    beforeTag?: (digest: string) => Promise<unknown>,
   ): Promise<void> {
     const c = this.#o.client;
     await c.pushBlob(repo, layer.digest, { size: layer.size, open: openLayer });
@@ -88,10 +101,15 @@ export class RegistryStore implements AssetStore {
     const manifest = Buffer.from(
       JSON.stringify({ schemaVersion: 2, mediaType: STORE_MEDIA_TYPES.manifest, config, layers: [layer] }),
     );
+    if (beforeTag !== undefined) {
+      // Pushed by digest first so the signature exists before the tag makes the entry visible.
+      const digest = await c.putManifest(repo, manifest, STORE_MEDIA_TYPES.manifest);
+      await beforeTag(digest);
+    }
     await c.putManifest({ ...repo, tag }, manifest, STORE_MEDIA_TYPES.manifest);
   }
 
-  async #layer(repo: Reference, tag: string): Promise<Descriptor | undefined> {
+  async #layer(repo: Reference, tag: string): Promise<{ layer: Descriptor; digest: string } | undefined> {
     const c = this.#o.client;
     if ((await c.headManifest({ ...repo, tag })) === undefined) return undefined;
     const m = await c.getManifest({ ...repo, tag });
@@ -99,7 +117,12 @@ export class RegistryStore implements AssetStore {
     if (parsed.kind !== "manifest" || parsed.manifest.layers.length !== 1) {
       throw new BootforgeError("io", `storage: ${repo.repository}:${tag} is not a single-layer artifact`);
     }
-    return parsed.manifest.layers[0];
+    return { layer: parsed.manifest.layers[0]!, digest: m.digest };
+  }
+
+  /** The docker-reference signatures of `repo` claim. */
+  #identity(repo: Reference): string {
+    return `${repo.registry}/${repo.repository}`;
   }
 
   /** Asset by key; schematics go through {@link schematicStore}. */
@@ -107,9 +130,17 @@ export class RegistryStore implements AssetStore {
     if (!KEY.test(key))
       throw new BootforgeError("invalid-input", `invalid storage key ${JSON.stringify(key)}`);
     const repo = this.#repo("cache");
-    const layer = await this.#layer(repo, key);
-    if (layer === undefined) return undefined;
+    const found = await this.#layer(repo, key);
+    if (found === undefined) return undefined;
     const c = this.#o.client;
+    const signing = this.#o.signingKey;
+    if (signing !== undefined) {
+      const check = await checkLegacySignature(registrySignatures(c, repo), found.digest, [
+        signing.publicKey,
+      ]);
+      if (!check.ok) return undefined;
+    }
+    const layer = found.layer;
     return {
       key,
       size: layer.size,
@@ -143,7 +174,18 @@ export class RegistryStore implements AssetStore {
         digest: `sha256:${h.digest("hex")}`,
         size,
       };
-      await this.#pushArtifact(this.#repo("cache"), key, layer, () => createReadStream(tmp));
+      const repo = this.#repo("cache");
+      const signing = this.#o.signingKey;
+      await this.#pushArtifact(
+        repo,
+        key,
+        layer,
+        () => createReadStream(tmp),
+        signing === undefined
+          ? undefined
+          : (digest) =>
+              writeSignature(new RegistrySink(this.#o.client, repo), signing, this.#identity(repo), digest),
+      );
     } finally {
       await rm(tmp, { force: true });
     }
