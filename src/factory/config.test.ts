@@ -45,3 +45,26 @@ test("listen addresses", () => {
   assert.deepEqual(splitListen("[::1]:80"), ["::1", 80]);
   assert.throws(() => splitListen("host:99999"));
 });
+
+test("registry credentials: from file or environment, given together, password once", () => {
+  const env = configFromEnv({
+    BOOTFORGE_RELEASE_USERNAME: "mirror",
+    BOOTFORGE_RELEASE_PASSWORD: "123456",
+    BOOTFORGE_STORAGE_USERNAME: "store",
+    BOOTFORGE_STORAGE_PASSWORDFILE: "/run/secrets/registry",
+  });
+  const c = resolveConfig(env);
+  // A numeric password stays the string it was in the environment.
+  assert.equal(c.release.password, "123456");
+  assert.equal(c.release.username, "mirror");
+  assert.equal(c.storage.passwordFile, "/run/secrets/registry");
+  assert.throws(
+    () => resolveConfig({ release: { password: "x" } }),
+    /release\.username: username and password/,
+  );
+  assert.throws(() => resolveConfig({ storage: { username: "u" } }), /storage\.username/);
+  assert.throws(
+    () => resolveConfig({ release: { username: "u", password: "p", passwordFile: "f" } }),
+    /release\.password: give password or passwordFile, not both/,
+  );
+});

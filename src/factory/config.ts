@@ -13,6 +13,25 @@ const url = z
   .refine((s) => /^https?:\/\/[^/]+/.test(s), "must be an http(s) URL with a host")
   .transform((s) => (s.endsWith("/") ? s : `${s}/`));
 
+/** A string value that environment parsing may have turned into a number (a numeric password). */
+const secret = z.union([z.string(), z.number().transform(String)]);
+
+/** Username and password come together; a password is given once (inline or as a file). */
+function credentialRules(
+  v: { username?: string | undefined; password?: string | undefined; passwordFile?: string | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const hasPassword = v.password !== undefined || v.passwordFile !== undefined;
+  if (v.password !== undefined && v.passwordFile !== undefined)
+    ctx.addIssue({ code: "custom", path: ["password"], message: "give password or passwordFile, not both" });
+  if (hasPassword !== (v.username !== undefined))
+    ctx.addIssue({
+      code: "custom",
+      path: ["username"],
+      message: "username and password (or passwordFile) must be given together",
+    });
+}
+
 const schema = z
   .object({
     http: z
@@ -35,8 +54,14 @@ const schema = z
         /** Repository prefix in the registry backend (`<namespace>/schematics`, `<namespace>/cache`). */
         namespace: z.string().default("bootforge"),
         insecure: z.boolean().default(false),
+        /** Registry credentials (else docker/podman config and GITHUB_TOKEN, as the imager). */
+        username: secret.optional(),
+        password: secret.optional(),
+        /** File holding the password (first line), so it need not sit in the config or environment. */
+        passwordFile: z.string().optional(),
       })
       .strict()
+      .superRefine(credentialRules)
       .prefault({}),
     release: z
       .object({
@@ -46,8 +71,14 @@ const schema = z
         registry: z.string().default("ghcr.io"),
         namespace: z.string().default(""),
         insecure: z.boolean().default(false),
+        /** Registry credentials (else docker/podman config and GITHUB_TOKEN, as the imager). */
+        username: secret.optional(),
+        password: secret.optional(),
+        /** File holding the password (first line), so it need not sit in the config or environment. */
+        passwordFile: z.string().optional(),
       })
       .strict()
+      .superRefine(credentialRules)
       .prefault({}),
     build: z
       .object({

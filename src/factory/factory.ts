@@ -6,6 +6,13 @@
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { KEY_FILES } from "../build/secureboot/keys.js";
+import {
+  defaultKeychain,
+  multiKeychain,
+  staticKeychain,
+  type Credential,
+  type Keychain,
+} from "../oci/credentials.js";
 import { BootforgeError } from "../errors/index.js";
 import { RegistryClient } from "../oci/client.js";
 import { loadPublicKey, loadSigningKey, type SigningKey } from "../oci/cosign/index.js";
@@ -125,16 +132,54 @@ function releaseLocation(config: ResolvedConfig): ReleaseLocation {
   return { kind: "oci-layout", dir };
 }
 
+/**
+ * Credentials named in the configuration for the release and storage registries, in front of
+ * the imager's usual sources (docker/podman config, GITHUB_TOKEN).
+ */
+async function configuredKeychain(config: ResolvedConfig): Promise<Keychain> {
+  const map: Record<string, Credential> = {};
+  const add = async (
+    section: "release" | "storage",
+    registry: string | undefined,
+    c: { username?: string | undefined; password?: string | undefined; passwordFile?: string | undefined },
+  ): Promise<void> => {
+    if (registry === undefined || c.username === undefined) return;
+    let password = c.password;
+    if (password === undefined && c.passwordFile !== undefined) {
+      const text = await readFile(c.passwordFile, "utf8").catch((e: unknown) => {
+        throw new BootforgeError(
+          "invalid-input",
+          `configuration ${section}.passwordFile: cannot read ${c.passwordFile}: ${e instanceof Error ? e.message : String(e)}`,
+        );
+      });
+      password = text.split(/\r?\n/)[0] ?? "";
+    }
+    map[registry] = { username: c.username, password: password ?? "" };
+  };
+  await add(
+    "release",
+    config.release.source === "registry" ? config.release.registry : undefined,
+    config.release,
+  );
+  await add(
+    "storage",
+    config.storage.kind === "registry" ? config.storage.registry : undefined,
+    config.storage,
+  );
+  return multiKeychain(staticKeychain(map), defaultKeychain());
+}
+
 /** Builds the factory from configuration. */
 export async function createFactory(config: ResolvedConfig, opts: FactoryOptions = {}): Promise<Factory> {
   const logger = opts.logger ?? silentLogger;
   let client = opts.registryClient;
+  const credentials = await configuredKeychain(config);
   const getClient = (): RegistryClient => {
     const insecureHosts = [
       ...(config.storage.insecure && config.storage.registry ? [config.storage.registry] : []),
       ...(config.release.insecure ? [config.release.registry] : []),
     ];
-    client ??= new RegistryClient({ insecure: insecureHosts });
+    client ??= new RegistryClient({ insecure: insecureHosts, keychain: credentials });
     return client;
   };
   const signingKey = await cacheSigningKey(config);
