@@ -27,6 +27,7 @@ import { pxeRoutes } from "./routes/pxe.js";
 import { registryRoutes } from "./routes/registry.js";
 import { schematicRoutes } from "./routes/schematics.js";
 import { metricsRoutes, secureBootRoutes } from "./routes/secureboot.js";
+import { talosctlRoutes } from "./routes/talosctl.js";
 import { SchematicService } from "./schematic-service.js";
 import type { FactoryServices } from "./services.js";
 import { LocalStore } from "./storage/local-store.js";
@@ -191,6 +192,7 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     secureBootRoutes(services),
     metricsRoutes(services),
     registryRoutes(services),
+    talosctlRoutes(services),
     uiRoutes(uiBackend(services, SERVER_VERSION)),
   ];
   const app = createApp(
