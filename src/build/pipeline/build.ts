@@ -277,8 +277,10 @@ async function buildUkiStage(ctx: Ctx, kind: OutputKind, assets: Assets): Promis
     cmdline: assets.cmdline,
     version: profile.version ?? "",
     ...(profile.name ? { name: profile.name } : {}),
+    // UKI profiles exist from 1.10 on; older UKIs (SecureBoot ISOs and disks) have none.
     profiles:
-      kind === "uki" || kind === "iso" || kind === "image" || kind === "installer"
+      new Quirks(profile.version ?? "").supportsUKIProfiles &&
+      (kind === "uki" || kind === "iso" || kind === "image" || kind === "installer")
         ? extraUkiProfiles(kind, assets.cmdline)
         : [],
     timestamp: ctx.epoch,
