@@ -83,6 +83,9 @@ export async function enhanceFromSchematic(
   }
   if (kind === "cmdline") {
     if (Object.keys(cust).length > 0) profile.customization = cust;
+    // The overlay's installer contributes kernel args (`get-options`), so the command line of an
+    // overlay schematic is the one its disk image boots with (upstream leaves them out here).
+    await applyOverlay(profile, schematic, version, catalogs, out);
     return out;
   }
 
@@ -120,6 +123,19 @@ export async function enhanceFromSchematic(
     }
   }
 
+  await applyOverlay(profile, schematic, version, catalogs, out);
+  out.schematicExtension = true;
+  return out;
+}
+
+/** Looks the schematic's overlay up in the version's catalog and puts it on the profile. */
+async function applyOverlay(
+  profile: Profile,
+  schematic: Schematic,
+  version: ServedVersion,
+  catalogs: Catalogs,
+  out: Enhanced,
+): Promise<void> {
   const ov = schematic.overlay;
   if (ov.name !== "" || ov.image !== "") {
     if (!atLeast(version.version, 1, 7)) {
@@ -144,8 +160,6 @@ export async function enhanceFromSchematic(
       ...(ov.options !== null && ov.options.size > 0 ? { options: plainOptions(ov.options) } : {}),
     };
   }
-  out.schematicExtension = true;
-  return out;
 }
 
 /** Decoded YAML (GoMap and friends) as the profile's plain overlay option values. */
