@@ -115,10 +115,21 @@ export const UNAVAILABLE_SCHEMATICS: Readonly<Record<string, string>> = {
   extraExtensions: "Enterprise-only extra extensions catalog",
 };
 
-/** Compressed raw disk images: each costs a full-disk xz/zstd/gzip pass (10–60 s here). */
+/**
+ * Disk-image outputs: each is a full multi-GiB disk build plus a compression or conversion pass
+ * (30 s to several minutes on two shared cores).
+ */
 export function isHeavy(path: string): boolean {
-  return /\.raw\.(xz|zst|gz|tar\.gz)$/.test(path);
+  return /\.(raw(\.(xz|zst|gz|tar\.gz))?|qcow2|ova|vhd(\.xz)?)$/.test(path);
 }
+
+/** Schematics that change the disk layout itself, so their disk images are always worth building. */
+const LAYOUT_SCHEMATICS = new Set([
+  "rpiGenericOverlay",
+  "bootloaderGrub",
+  "bootloaderSDBoot",
+  "diskImage4kSector",
+]);
 
 /** True when every checklist entry should run, however slow. */
 export const FULL = process.env.BOOTFORGE_CHECKLIST_FULL === "1";
@@ -129,22 +140,36 @@ export function assetKey(e: { mapped: string; schematic: string; path: string })
 }
 
 /**
- * Picks the heavy assets the default run builds: per distinct (version, sector size, partition
- * layout), one zstd image (xz takes ~4x longer on a sparse multi-GiB disk here), or the SBC
- * overlay image (small, and xz-only upstream); ties go to the asset most entries download.
- * Layouts left without a pick are still probed by the partitionLayouts section (on zstd images).
+ * Picks the disk images the default run builds. The primary version (the fixture version with the
+ * most entries) gets one image per distinct partition layout — zstd, the fastest to build and
+ * unpack — plus one per cheap conversion format (qcow2, ova: qemu-img keeps holes); schematics that
+ * change the layout (bootloader overrides, 4K sectors, the SBC overlay, whose image is small) are
+ * built for every version. Everything else is listed as sampled out.
  */
 export function sampleHeavy(entries: readonly (DownloadEntry & { mapped: string })[]): Set<string> {
-  const uses = new Map<string, number>();
-  for (const e of entries) uses.set(assetKey(e), (uses.get(assetKey(e)) ?? 0) + 1);
-  const layouts = new Map<string, DownloadEntry & { mapped: string }>();
+  const perVersion = new Map<string, number>();
+  for (const e of entries) perVersion.set(e.mapped, (perVersion.get(e.mapped) ?? 0) + 1);
+  const primary = [...perVersion.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const picked = new Set<string>();
+  const layouts = new Set<string>();
+  const formats = new Set<string>();
   for (const e of entries) {
-    if (e.check !== "diskImage" || e.partitions === undefined) continue;
-    if (!e.path.endsWith(".zst") && e.schematic !== "rpiGenericOverlay") continue;
-    const k = `${e.mapped}|${e.probeSectorSize ?? 512}|${JSON.stringify(e.partitions)}`;
-    const have = layouts.get(k);
-    if (have === undefined || (uses.get(assetKey(e)) ?? 0) > (uses.get(assetKey(have)) ?? 0))
-      layouts.set(k, e);
+    if (!isHeavy(e.path)) continue;
+    if (LAYOUT_SCHEMATICS.has(e.schematic) && e.check === "diskImage") {
+      picked.add(assetKey(e));
+      continue;
+    }
+    if (e.mapped !== primary) continue;
+    if (e.check === "diskImage" && e.path.endsWith(".zst")) {
+      const k = `${e.probeSectorSize ?? 512}|${JSON.stringify(e.partitions)}`;
+      if (!layouts.has(k)) picked.add(assetKey(e));
+      layouts.add(k);
+    }
+    const format = /\.(qcow2|ova)$/.exec(e.path)?.[1];
+    if (format !== undefined && !formats.has(format) && e.schematic === "empty") {
+      formats.add(format);
+      picked.add(assetKey(e));
+    }
   }
-  return new Set([...layouts.values()].map(assetKey));
+  return picked;
 }

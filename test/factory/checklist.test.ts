@@ -383,7 +383,7 @@ describe("downloads", { concurrency: 4 }, () => {
     else if (UNAVAILABLE_SCHEMATICS[e.schematic] !== undefined) skip = UNAVAILABLE_SCHEMATICS[e.schematic];
     else if (isHeavy(path) && !FULL && !picked.has(assetKey({ ...e, path })))
       skip =
-        "sampled out: another asset covers this version and partition layout (BOOTFORGE_CHECKLIST_FULL=1 runs it)";
+        "sampled out: a disk image outside the default sample (see checklist-plan.ts; BOOTFORGE_CHECKLIST_FULL=1 runs it)";
     entry("downloads", label, skip, async () => {
       const s = await schematic(e.schematic);
       const base = `/image/${s.id}/${e.mapped}/${path}`;
@@ -522,7 +522,12 @@ describe("partitionLayouts", { concurrency: 2 }, () => {
       ? `metal-${arch}-secureboot.raw.zst`
       : `metal-${arch}.raw.zst`;
     const name = `${l.talosVersion} ${l.arch} ${l.kind}: ${carrier ? `${carrier.schematic} ${carrier.path}` : `empty ${path}`}`;
-    entry("partitionLayouts", name, v ? undefined : notServed(l.talosVersion), async () => {
+    const skip = !v
+      ? notServed(l.talosVersion)
+      : !FULL && carrier === undefined
+        ? "sampled out: no disk image of this layout in the default sample (BOOTFORGE_CHECKLIST_FULL=1 builds one)"
+        : undefined;
+    entry("partitionLayouts", name, skip, async () => {
       const s = await schematic(carrier?.schematic ?? "empty");
       const { res, body } = await get(`/image/${s.id}/${v}/${carrier?.path ?? path}`);
       assert.equal(res.status, 200);
@@ -833,4 +838,73 @@ describe("ossOnly", () => {
       assert.equal(res.status, e.status);
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Route-table facts the checklist does not exercise, on the same factory.
+
+describe("beyond the checklist", { concurrency: 2 }, () => {
+  it("cmdline of an overlay schematic carries the overlay installer's kernel args, as its UKI does", async () => {
+    const overlay = await schematic("rpiGenericOverlay");
+    const plain = (await get(`/image/${EMPTY}/v1.11.0/cmdline-metal-arm64`)).body.toString();
+    const { res, body } = await get(`/image/${overlay.id}/v1.11.0/cmdline-metal-arm64`);
+    assert.equal(res.status, 200);
+    const cmdline = body.toString();
+    // The fixture installer's get-options kernelArgs (fixtures/overlay/installer.sh).
+    for (const a of [
+      "console=ttyAMA0,115200",
+      "sysctl.kernel.kexec_load_disabled=1",
+      "talos.dashboard.disabled=1",
+    ]) {
+      assert.ok(cmdline.split(" ").includes(a), `${a} in ${cmdline}`);
+      assert.ok(!plain.split(" ").includes(a), `${a} only with the overlay`);
+    }
+    // The UKI the imager pipeline builds for the same schematic boots with the same line.
+    const uki = await get(`/image/${overlay.id}/v1.11.0/metal-arm64-uki.efi`);
+    assert.equal(uki.res.status, 200);
+    assert.equal(peCmdline(uki.body), cmdline);
+    // And the PXE script, which is derived from the cmdline asset.
+    const pxe = (await get(`/pxe/${overlay.id}/v1.11.0/metal-arm64`)).body.toString();
+    assert.ok(pxe.includes(`/kernel-arm64 ${cmdline}\n`), pxe);
+  });
+
+  it("talosctl: [] for a served version before 1.11, HEAD, 404 for a missing binary", async () => {
+    const old = await get(`/talosctl/${SERVED[0]}`);
+    assert.equal(old.res.status, 200);
+    assert.equal(old.body.toString(), "[]\n");
+    const v = SERVED[SERVED.length - 1]!;
+    const head = await fetch(`${f.url}/talosctl/${v}/talosctl-windows-amd64.exe`, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.ok(Number(head.headers.get("content-length")) > 0);
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+    const missing = await get(`/talosctl/${v}/talosctl-plan9-amd64`);
+    assert.equal(missing.res.status, 404);
+    const bare = await get(`/talosctl/${v.slice(1)}`);
+    assert.equal(bare.res.status, 200, "versions without the v prefix are accepted");
+  });
+
+  it("referrers: an empty OCI index for factory installer images and for proxied release images", async () => {
+    const repo = `metal-installer/${EMPTY}`;
+    const idx = await manifest<IndexJson>(repo, "v1.11.0");
+    const digest = idx.res.headers.get("docker-content-digest")!;
+    for (const path of [
+      `/v2/${repo}/referrers/${digest}`,
+      `/v2/siderolabs/installer-base/referrers/${(await manifest<IndexJson>("siderolabs/installer-base", "v1.11.0")).res.headers.get("docker-content-digest")}`,
+    ]) {
+      const r = await fetch(`${f.url}${path}`);
+      assert.equal(r.status, 200, path);
+      assert.equal(r.headers.get("content-type"), "application/vnd.oci.image.index.v1+json");
+      const body = (await r.json()) as { schemaVersion: number; mediaType: string; manifests: unknown[] };
+      assert.deepEqual(body, {
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        manifests: [],
+      });
+    }
+    const filtered = await fetch(
+      `${f.url}/v2/${repo}/referrers/${digest}?artifactType=application/vnd.dev.cosign.artifact.sig.v1+json`,
+    );
+    assert.equal(filtered.headers.get("oci-filters-applied"), "artifactType");
+    assert.equal((await fetch(`${f.url}/v2/${repo}/referrers/not-a-digest`)).status, 404);
+  });
 });
