@@ -142,9 +142,9 @@ export function assetKey(e: { mapped: string; schematic: string; path: string })
 /**
  * Picks the disk images the default run builds. The primary version (the fixture version with the
  * most entries) gets one image per distinct partition layout — zstd, the fastest to build and
- * unpack — plus one per cheap conversion format (qcow2, ova: qemu-img keeps holes); schematics that
- * change the layout (bootloader overrides, 4K sectors, the SBC overlay, whose image is small) are
- * built for every version. Everything else is listed as sampled out.
+ * unpack; schematics that change the layout (bootloader overrides, 4K sectors, the SBC overlay,
+ * whose image is small) are built for every version. Everything else (other compressions, qcow2,
+ * ova, cloud platforms: the same disk build with another final pass) is listed as sampled out.
  */
 export function sampleHeavy(entries: readonly (DownloadEntry & { mapped: string })[]): Set<string> {
   const perVersion = new Map<string, number>();
@@ -152,7 +152,6 @@ export function sampleHeavy(entries: readonly (DownloadEntry & { mapped: string 
   const primary = [...perVersion.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
   const picked = new Set<string>();
   const layouts = new Set<string>();
-  const formats = new Set<string>();
   for (const e of entries) {
     if (!isHeavy(e.path)) continue;
     if (LAYOUT_SCHEMATICS.has(e.schematic) && e.check === "diskImage") {
@@ -164,11 +163,6 @@ export function sampleHeavy(entries: readonly (DownloadEntry & { mapped: string 
       const k = `${e.probeSectorSize ?? 512}|${JSON.stringify(e.partitions)}`;
       if (!layouts.has(k)) picked.add(assetKey(e));
       layouts.add(k);
-    }
-    const format = /\.(qcow2|ova)$/.exec(e.path)?.[1];
-    if (format !== undefined && !formats.has(format) && e.schematic === "empty") {
-      formats.add(format);
-      picked.add(assetKey(e));
     }
   }
   return picked;

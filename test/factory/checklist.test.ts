@@ -246,7 +246,7 @@ async function download(e: DownloadEntry, path: string): Promise<Fetched> {
     const tol = e.expectedSize * (e.sizeTolerance ?? 0.1);
     if (Math.abs(first.body.length - e.expectedSize) > tol) {
       ledger.differences.push(
-        `size ${e.test} ${e.path}: ${first.body.length} bytes, upstream ${e.expectedSize} ±${Math.round((e.sizeTolerance ?? 0.1) * 100)}% (fixture kernel/initramfs are smaller)`,
+        `size ${e.test} ${e.path}: ${first.body.length} bytes, upstream ${e.expectedSize} ±${Math.round((e.sizeTolerance ?? 0.1) * 100)}% (the fixture's kernel and initramfs are not Talos's)`,
       );
     }
   }
