@@ -37,6 +37,7 @@ import { registryRoutes } from "./routes/registry.js";
 import { cosignRoutes } from "./routes/cosign.js";
 import { schematicRoutes } from "./routes/schematics.js";
 import { metricsRoutes, secureBootRoutes } from "./routes/secureboot.js";
+import { talosctlRoutes } from "./routes/talosctl.js";
 import { SchematicService } from "./schematic-service.js";
 import type { FactoryServices } from "./services.js";
 import { LocalStore } from "./storage/local-store.js";
@@ -279,6 +280,7 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     metricsRoutes(services),
     registryRoutes(services),
     cosignRoutes(services),
+    talosctlRoutes(services),
     uiRoutes(uiBackend(services, SERVER_VERSION)),
   ];
   const app = createApp(

@@ -8,9 +8,10 @@
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
-import { BootforgeError } from "../errors/index.js";
+import { BootforgeError, isBootforgeError } from "../errors/index.js";
 import type { RegistryClient } from "../oci/client.js";
 import { flattenImage } from "../oci/flatten.js";
+import { formatReference } from "../oci/reference.js";
 import { OciLayout } from "../oci/layout.js";
 import { atLeast } from "../profile/version.js";
 import { parseExtensionsCatalog, parseOverlaysCatalog } from "./catalogs.js";
@@ -159,6 +160,26 @@ export class TalosReleases {
       if (text === undefined)
         throw new BootforgeError("dependency", `overlays:${version.tag} has no overlays.yaml file`);
       return parseOverlaysCatalog(text);
+    });
+  }
+
+  /**
+   * The extracted root of the version's `talosctl-all` image (read for amd64, as upstream does),
+   * or a 404 `version X is not available` when the release has no such image (upstream's answer).
+   */
+  async talosctlDir(version: ServedVersion): Promise<string> {
+    return this.#cached(`talosctl:${version.tag}`, async () => {
+      const repo = await this.repo("siderolabs/talosctl-all");
+      try {
+        await repo.source.resolve(repo.refFor(version.tag));
+      } catch (e) {
+        if (isBootforgeError(e, "not-found"))
+          throw new BootforgeError("not-found", `version ${version.tag.slice(1)} is not available`);
+        throw e;
+      }
+      const ref = releaseImageRef(this.location, "talosctl-all", version.tag);
+      return (await this.source(version, CATALOG_ARCH).containerAsset({ imageRef: formatReference(ref) }))
+        .dir;
     });
   }
 

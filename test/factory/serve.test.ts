@@ -78,7 +78,7 @@ describe("image-factory serve", () => {
     assert.match(stderr.text, /try: curl -X POST/);
     const r = await fetch(`${url}/versions`);
     assert.equal(r.status, 200);
-    assert.deepEqual(await r.json(), ["v1.9.0", "v1.11.0"]);
+    assert.deepEqual(await r.json(), ["v1.9.0", "v1.11.0", "v1.12.0"]);
   });
 
   it("serves a command-line asset and a PXE script naming the bound port", async () => {

@@ -7,11 +7,14 @@
  * Every output kind the pipeline supports goes to the imager pipeline (`AssetPipeline`, normally
  * `ImagerPipeline` around `build()`), which gets a layer cache for intermediates (the initramfs
  * with extensions, shared by every kind and platform of one schematic). Without a pipeline the
- * kernel is copied from the release and the command line computed here (same modules, same bytes);
- * other kinds answer 501.
+ * kernel is copied from the release and the command line computed here (same modules, same bytes,
+ * the overlay installer asked for its kernel args); other kinds answer 501.
  */
 import { createHash } from "node:crypto";
-import { copyFile, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { prepareOverlay } from "../../build/pipeline/overlay.js";
 import { buildKernelCmdline } from "../../cmdline/index.js";
 import { BootforgeError } from "../../errors/index.js";
 import type { OutputKind, Profile } from "../../profile/index.js";
@@ -228,10 +231,23 @@ export class AssetBuilder {
     }
   }
 
+  /** The overlay installer's `get-options` kernel args, as the imager would add them. */
+  async #overlayKernelArgs(req: AssetRequest, r: ResolvedAsset, signal: AbortSignal): Promise<string[]> {
+    const work = await mkdtemp(join(tmpdir(), "bootforge-overlay-"));
+    try {
+      const source = this.#o.release.source(req.version, r.arch);
+      return (await prepareOverlay(source, r.enhanced.profile, work, signal)).options.kernelArgs;
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
   async #build(req: AssetRequest, r: ResolvedAsset, signal: AbortSignal): Promise<StoredObject> {
     const store = this.#o.store;
     const p = r.enhanced.profile;
     if (r.kind === "cmdline") {
+      const overlayKernelArgs =
+        r.enhanced.overlay === undefined ? undefined : await this.#overlayKernelArgs(req, r, signal);
       const text = buildKernelCmdline({
         platform: p.platform ?? "metal",
         arch: r.arch,
@@ -240,6 +256,7 @@ export class AssetBuilder {
         secureboot: p.secureboot === true,
         metaValues: p.customization?.metaContents,
         extraKernelArgs: p.customization?.extraKernelArgs,
+        overlayKernelArgs,
       }).toString();
       return store.put(r.key, (tmp) => writeFile(tmp, text));
     }

@@ -6,6 +6,7 @@
  */
 import { BootforgeError } from "../../errors/index.js";
 import type { Profile } from "../../profile/index.js";
+import { parseSDBootEnrollKeys, type SDBootEnrollKeys } from "../../profile/model.js";
 import { atLeast } from "../../profile/version.js";
 import type { ExtensionEntry, OverlayEntry } from "../../release/catalogs.js";
 import type { ServedVersion } from "../../release/versions.js";
@@ -83,6 +84,9 @@ export async function enhanceFromSchematic(
   }
   if (kind === "cmdline") {
     if (Object.keys(cust).length > 0) profile.customization = cust;
+    // The overlay's installer contributes kernel args (`get-options`), so the command line of an
+    // overlay schematic is the one its disk image boots with (upstream leaves them out here).
+    await applyOverlay(profile, schematic, version, catalogs, out);
     return out;
   }
 
@@ -120,6 +124,63 @@ export async function enhanceFromSchematic(
     }
   }
 
+  await applyOverlay(profile, schematic, version, catalogs, out);
+  applyBootOptions(profile, schematic, kind, sb);
+  out.schematicExtension = true;
+  return out;
+}
+
+/**
+ * The schematic's bootloader, disk sector size and SecureBoot choices (upstream applies them to
+ * ISOs and disk images; well-known certificates to every SecureBoot asset).
+ */
+function applyBootOptions(
+  profile: Profile,
+  schematic: Schematic,
+  kind: string | undefined,
+  sb: boolean,
+): void {
+  const c = schematic.customization;
+  const output = (profile.output ??= {});
+  if (sb && c.secureboot.includeWellKnownCertificates) {
+    profile.input = {
+      ...profile.input,
+      secureboot: { ...profile.input?.secureboot, includeWellKnownCerts: true },
+    };
+  }
+  let enrollKeys: SDBootEnrollKeys | undefined;
+  if (sb && c.secureboot.enrollKeys !== "") {
+    try {
+      enrollKeys = parseSDBootEnrollKeys(c.secureboot.enrollKeys);
+    } catch (e) {
+      throw new BootforgeError(
+        "invalid-input",
+        `invalid secureboot enrollKeys value ${JSON.stringify(c.secureboot.enrollKeys)}: ${(e as Error).message}`,
+      );
+    }
+  }
+  const bootloader = c.bootloader !== "none" ? c.bootloader : undefined;
+  if (kind === "iso") {
+    if (enrollKeys !== undefined) output.isoOptions = { ...output.isoOptions, sdBootEnrollKeys: enrollKeys };
+    if (bootloader !== undefined) output.isoOptions = { ...output.isoOptions, bootloader };
+  }
+  if (kind === "image") {
+    if (enrollKeys !== undefined)
+      output.imageOptions = { ...output.imageOptions, sdBootEnrollKeys: enrollKeys };
+    if (bootloader !== undefined) output.imageOptions = { ...output.imageOptions, bootloader };
+    if (c.diskImage.sectorSize !== 0)
+      output.imageOptions = { ...output.imageOptions, diskSectorSize: c.diskImage.sectorSize };
+  }
+}
+
+/** Looks the schematic's overlay up in the version's catalog and puts it on the profile. */
+async function applyOverlay(
+  profile: Profile,
+  schematic: Schematic,
+  version: ServedVersion,
+  catalogs: Catalogs,
+  out: Enhanced,
+): Promise<void> {
   const ov = schematic.overlay;
   if (ov.name !== "" || ov.image !== "") {
     if (!atLeast(version.version, 1, 7)) {
@@ -144,8 +205,6 @@ export async function enhanceFromSchematic(
       ...(ov.options !== null && ov.options.size > 0 ? { options: plainOptions(ov.options) } : {}),
     };
   }
-  out.schematicExtension = true;
-  return out;
 }
 
 /** Decoded YAML (GoMap and friends) as the profile's plain overlay option values. */

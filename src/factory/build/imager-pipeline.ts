@@ -5,18 +5,20 @@
  * reporter whose log is written out when a build fails. The initramfs with extensions is a cached
  * layer shared by every kind and platform built from the same schematic, version and arch.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { copyFile, mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline as streamPipeline } from "node:stream/promises";
 import { isBootforgeError } from "../../errors/index.js";
 import { build } from "../../build/pipeline/index.js";
+import { overlayBaseProfiles } from "../../build/pipeline/overlay.js";
 import { rebuildInitramfsStage } from "../../build/pipeline/stages.js";
 import type { InitramfsRebuildRequest, Stages } from "../../build/pipeline/types.js";
 import { schematicExtensionTar } from "../../build/initramfs/virtual-extensions.js";
 import { RecordingReporter, type ReportUpdate } from "../../build/reporter/reporter.js";
 import { resolveProfile, type ContainerAsset, type OutputKind, type Profile } from "../../profile/index.js";
+import { mergeProfiles } from "../../profile/merge.js";
 import { Quirks } from "../../profile/quirks.js";
 import type { Logger } from "../logger.js";
 import { NotImplementedError, type AssetPipeline, type PipelineInput } from "./asset-builder.js";
@@ -118,14 +120,29 @@ export class ImagerPipeline implements AssetPipeline {
       const path = join(this.#o.scratchDir, "schematic-extensions", `${digest}.tar`);
       if ((await stat(path).catch(() => undefined)) === undefined) {
         await mkdir(join(this.#o.scratchDir, "schematic-extensions"), { recursive: true });
-        const tmp = `${path}.${process.pid}.tmp`;
+        // Concurrent builds of one schematic write the same file: each through its own temp name.
+        const tmp = `${path}.${process.pid}-${randomBytes(6).toString("hex")}.tmp`;
         await writeFile(tmp, tar);
         await rename(tmp, path);
       }
       exts.push({ tarballPath: path });
       keys.push(`sha256:${digest}`);
     }
-    const base = structuredClone(enhanced.profile);
+    let base = structuredClone(enhanced.profile);
+    if (enhanced.overlay !== undefined && base.overlay !== undefined) {
+      // Upstream `MergeOverlayProfile`: the overlay's own profile (e.g. its bootloader) is merged
+      // in, minus everything the factory sets itself.
+      const own = (await overlayBaseProfiles(input.release, base))[base.overlay.name ?? ""];
+      if (own !== undefined) {
+        base = mergeProfiles(base, factoryOverlayProfile(own));
+        // The schematic's bootloader is applied after the merge upstream, so it wins.
+        const o = enhanced.profile.output;
+        if (o?.imageOptions?.bootloader && base.output?.imageOptions)
+          base.output.imageOptions.bootloader = o.imageOptions.bootloader;
+        if (o?.isoOptions?.bootloader && base.output?.isoOptions)
+          base.output.isoOptions.bootloader = o.isoOptions.bootloader;
+      }
+    }
     if (exts.length > 0) base.input = { ...base.input, systemExtensions: exts };
     return { profile: resolveProfile(base, { defaultVersion: input.version.tag }), extensionKeys: keys };
   }
@@ -151,6 +168,27 @@ export class ImagerPipeline implements AssetPipeline {
     if (obj.path !== undefined) await copyFile(obj.path, req.out);
     else await streamPipeline(obj.open(), createWriteStream(req.out));
   }
+}
+
+/** An overlay profile without the fields upstream's factory zeroes before merging it. */
+export function factoryOverlayProfile(p: Profile): Profile {
+  const out = structuredClone(p);
+  delete out.input;
+  delete out.arch;
+  delete out.platform;
+  delete out.overlay;
+  delete out.version;
+  delete out.secureboot;
+  if (out.output !== undefined) {
+    delete out.output.kind;
+    delete out.output.outFormat;
+    if (out.output.imageOptions !== undefined) {
+      delete out.output.imageOptions.diskFormat;
+      delete out.output.imageOptions.diskFormatOptions;
+      delete out.output.imageOptions.diskSize;
+    }
+  }
+  return out;
 }
 
 function logLine(u: ReportUpdate): string {
