@@ -39,8 +39,12 @@ export async function listen(app: FactoryApp, listenAddr: string): Promise<Runni
   });
   const http = server as Server;
   // Long builds stream large bodies: no request timeout, but idle keep-alive sockets are reaped.
+  // Reaping races a client that reuses the socket at that moment (its request meets a reset):
+  // Node's own agent keeps idle sockets forever, so the window is made rare rather than
+  // frequent — 65 s, longer than the idle timeouts of common clients and proxies (nginx 60 s).
   http.requestTimeout = 0;
-  http.keepAliveTimeout = 5_000;
+  http.keepAliveTimeout = 65_000;
+  http.headersTimeout = 66_000;
   const addr = http.address() as AddressInfo;
   const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const url = `http://${shownHost}:${addr.port}`;
