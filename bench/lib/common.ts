@@ -3,7 +3,7 @@
  * the one-line result format, and the machine description RESULTS.md records.
  */
 import { spawn, type SpawnOptions } from "node:child_process";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cpus, loadavg, totalmem } from "node:os";
 
@@ -132,6 +132,9 @@ export async function summarizeProfile(dir: string): Promise<void> {
   }
 }
 
+/** Non-TypeScript folders of fixtures/ that compiled code needs (package.json `build` copies the same). */
+const FIXTURE_ASSET_DIRS = ["init", "overlay", "keys"];
+
 /**
  * Compiles `entry` (a .ts file of this repository) and everything it imports to plain
  * JavaScript with tsc, as `npm run build` does (no type check: the test suite does that), and
@@ -173,5 +176,8 @@ export async function compileForBench(entry: string): Promise<string> {
     tsc.on("close", resolve);
   });
   if (code !== 0) throw new Error(`tsc failed compiling ${entry} for the benchmark`);
+  // The files the fixture code reads beside itself, as `npm run build` copies them to dist/.
+  for (const dir of FIXTURE_ASSET_DIRS)
+    await cp(join(repo, "fixtures", dir), join(out, "fixtures", dir), { recursive: true });
   return join(out, entry.replace(/\.ts$/, ".js"));
 }
