@@ -4,7 +4,7 @@
  * the output kind, published atomically into the output directory and post-processed by `outFormat`.
  * The profile must already be resolved (`resolveProfile`); its dump is printed after `profile ready:`.
  */
-import { copyFile, cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { invalidInput, unsupported } from "../../errors/index.js";
@@ -25,6 +25,7 @@ import { signPe } from "../secureboot/authenticode.js";
 import { writeEnrollmentDatabase } from "../secureboot/enrollment.js";
 import { buildSignedUki, type UkiSigners } from "../secureboot/signed-uki.js";
 import { enrollmentFiles, loadSigners, resolveFilePath } from "./inputs.js";
+import { copyTree } from "./copy-tree.js";
 import { OutputStaging } from "./publish.js";
 import { extractProfileImageCache } from "./image-cache.js";
 import { prepareOverlay, type PipelineOverlay } from "./overlay.js";
@@ -286,9 +287,7 @@ async function startExtensionCopies(
     );
     const ext = await inputs.release.extension(asset);
     // The cached tree is shared: the rebuild moves firmware out of it, so work on a private copy.
-    loading.push(
-      cp(ext.dir, dir, { recursive: true, verbatimSymlinks: true }).then(() => loadExtension(dir)),
-    );
+    loading.push(copyTree(ext.dir, dir).then(() => loadExtension(dir)));
     // Awaited all together below; a failure meanwhile must not count as unhandled.
     loading.at(-1)?.catch(() => undefined);
     ctx.signal?.throwIfAborted();
