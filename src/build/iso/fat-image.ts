@@ -1,11 +1,12 @@
 /**
  * Small FAT images for ISOs, built from a list of files (no staging copies): the GRUB El Torito
  * `efi.img` (FAT12 floppy geometry, as grub-mkrescue makes it) and the sd-boot `efiboot.img`
- * (FAT32, upstream's `mkfs.vfat` flags). mtools runs under a frozen clock so the bytes repeat.
+ * (FAT32, upstream's `mkfs.vfat` flags). mtools runs under a frozen clock so the bytes repeat; each
+ * image's programs run from one shell.
  */
 import { frozenClockEnv } from "../tools/frozen-clock.js";
 import { createSparseFile } from "../formats/sparse-file.js";
-import { run } from "../tools/run.js";
+import { runSequence, type SequenceStep } from "../tools/sequence.js";
 import { fatSerial } from "./volume.js";
 
 /** A file in the image: path inside it (`EFI/BOOT/BOOTX64.EFI`) and where its bytes come from. */
@@ -37,17 +38,8 @@ export function efiBootImageSize(payloadSizes: readonly number[]): number {
   return 10 * MIB + payloadSizes.reduce((a, s) => a + Math.ceil(s / MIB) * MIB, 0);
 }
 
-async function populate(
-  image: string,
-  files: readonly FatFile[],
-  env: Record<string, string>,
-  signal?: AbortSignal,
-): Promise<void> {
-  const opts = {
-    env: { ...env, MTOOLS_SKIP_CHECK: "1" },
-    timeoutMs: 5 * 60 * 1000,
-    ...(signal ? { signal } : {}),
-  };
+/** The mtools runs that create `files`' directories and copy them in, in order. */
+function populateSteps(image: string, files: readonly FatFile[]): SequenceStep[] {
   const dirs = new Set<string>();
   for (const f of files) {
     const parts = f.path.split("/");
@@ -55,13 +47,25 @@ async function populate(
   }
   // One mmd for every directory and one mcopy per run of files that keep their own name in the
   // same directory: the same mtools operations in the same order as one call each (so the same
-  // bytes), with fewer processes to start (each start forks the whole Node process).
+  // bytes), with fewer programs to start.
+  const steps: SequenceStep[] = [];
   const sorted = [...dirs].sort();
-  if (sorted.length > 0) await run("mmd", ["-i", image, ...sorted.map((d) => `::/${d}`)], opts);
+  if (sorted.length > 0) steps.push({ tool: "mmd", args: ["-i", image, ...sorted.map((d) => `::/${d}`)] });
   for (const group of copyGroups(files)) {
     const dest = group.length === 1 ? `::/${group[0]!.path}` : `::/${dirOf(group[0]!.path)}/`;
-    await run("mcopy", ["-Q", "-i", image, ...group.map((f) => f.source), dest], opts);
+    steps.push({ tool: "mcopy", args: ["-Q", "-i", image, ...group.map((f) => f.source), dest] });
   }
+  return steps;
+}
+
+/** Runs the steps from one shell (one fork of Node instead of one per step) under a frozen clock. */
+function runSteps(steps: readonly SequenceStep[], epoch: number, signal?: AbortSignal): Promise<void> {
+  // MTOOLS_SKIP_CHECK: mtools refuses images whose geometry it cannot guess; mkfs.vfat ignores it.
+  return runSequence(steps, {
+    env: { ...frozenClockEnv(epoch), MTOOLS_SKIP_CHECK: "1" },
+    timeoutMs: 5 * 60 * 1000,
+    ...(signal ? { signal } : {}),
+  });
 }
 
 function dirOf(path: string): string {
@@ -101,14 +105,18 @@ export async function makeGrubEfiImage(
   epoch: number,
   signal?: AbortSignal,
 ): Promise<void> {
-  const env = frozenClockEnv(epoch);
   await createSparseFile(image, 2880 * 1024);
-  await run(
-    "mformat",
-    ["-C", "-f", "2880", "-L", "16", "-N", fatSerial(epoch).padStart(8, "0"), "-i", image, "::"],
-    { env: { ...env, MTOOLS_SKIP_CHECK: "1" }, timeoutMs: 60_000, ...(signal ? { signal } : {}) },
+  await runSteps(
+    [
+      {
+        tool: "mformat",
+        args: ["-C", "-f", "2880", "-L", "16", "-N", fatSerial(epoch).padStart(8, "0"), "-i", image, "::"],
+      },
+      ...populateSteps(image, files),
+    ],
+    epoch,
+    signal,
   );
-  await populate(image, files, env, signal);
 }
 
 /** The sd-boot `efiboot.img`: FAT32 labelled EFI, files copied in order, `readOnly` paths marked read-only. */
@@ -120,20 +128,18 @@ export async function makeEfiBootImage(
   epoch: number,
   signal?: AbortSignal,
 ): Promise<void> {
-  const env = frozenClockEnv(epoch);
   await createSparseFile(image, size);
   const spc = fatSectorsPerCluster(size);
-  await run(
-    "mkfs.vfat",
-    ["-F", String(fatBits(size, spc)), "-n", "EFI", "--invariant", "-s", String(spc), image],
-    { env, timeoutMs: 60_000, ...(signal ? { signal } : {}) },
+  await runSteps(
+    [
+      {
+        tool: "mkfs.vfat",
+        args: ["-F", String(fatBits(size, spc)), "-n", "EFI", "--invariant", "-s", String(spc), image],
+      },
+      ...populateSteps(image, files),
+      ...readOnly.map((p) => ({ tool: "mattrib" as const, args: ["-i", image, "+r", `::/${p}`] })),
+    ],
+    epoch,
+    signal,
   );
-  await populate(image, files, env, signal);
-  for (const p of readOnly) {
-    await run("mattrib", ["-i", image, "+r", `::/${p}`], {
-      env: { ...env, MTOOLS_SKIP_CHECK: "1" },
-      timeoutMs: 60_000,
-      ...(signal ? { signal } : {}),
-    });
-  }
 }

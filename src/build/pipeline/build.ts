@@ -4,7 +4,7 @@
  * the output kind, published atomically into the output directory and post-processed by `outFormat`.
  * The profile must already be resolved (`resolveProfile`); its dump is printed after `profile ready:`.
  */
-import { copyFile, cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { invalidInput, unsupported } from "../../errors/index.js";
@@ -25,6 +25,8 @@ import { signPe } from "../secureboot/authenticode.js";
 import { writeEnrollmentDatabase } from "../secureboot/enrollment.js";
 import { buildSignedUki, type UkiSigners } from "../secureboot/signed-uki.js";
 import { enrollmentFiles, loadSigners, resolveFilePath } from "./inputs.js";
+import type { ExtensionInput } from "../../release/release-source.js";
+import { copyTree } from "./copy-tree.js";
 import { OutputStaging } from "./publish.js";
 import { extractProfileImageCache } from "./image-cache.js";
 import { prepareOverlay, type PipelineOverlay } from "./overlay.js";
@@ -256,18 +258,43 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
   return out;
 }
 
-/** Resolves the extensions in order and starts their private copies (pushed onto `loading`). */
+/** Resolves the extensions (side by side) and starts their private copies in order (onto `loading`). */
 async function startExtensionCopies(
   ctx: Ctx,
   exts: readonly ContainerAsset[],
   stage: string,
   loading: Promise<RebuildExtension>[],
 ): Promise<void> {
-  const { inputs, reporter } = ctx;
+  const { inputs } = ctx;
+  const embedded = (a: ContainerAsset): boolean =>
+    ctx.embeddedConfig !== undefined && a.tarballPath === ctx.embeddedConfig.tarball;
+  // Every image is resolved (index, manifest, digest checks, extraction) side by side from the
+  // start; the loop below still reports and takes them one by one in profile order, so the
+  // progress lines and the first error reported are those of resolving them in turn.
+  const resolving = exts.map((a) => (embedded(a) ? undefined : inputs.release.extension(a)));
+  for (const r of resolving) r?.catch(() => undefined);
+  try {
+    await copyInOrder(ctx, exts, stage, loading, resolving);
+  } catch (e) {
+    // None may still be extracting into the cache or the work directory once this fails.
+    await Promise.allSettled(resolving.filter((r) => r !== undefined));
+    throw e;
+  }
+}
+
+/** Reports, awaits and copies each resolved extension in profile order. */
+async function copyInOrder(
+  ctx: Ctx,
+  exts: readonly ContainerAsset[],
+  stage: string,
+  loading: Promise<RebuildExtension>[],
+  resolving: readonly (Promise<ExtensionInput> | undefined)[],
+): Promise<void> {
+  const { reporter } = ctx;
   for (const [i, asset] of exts.entries()) {
     const label = asset.imageRef ?? asset.ociPath ?? asset.tarballPath ?? "";
     const dir = join(ctx.work, "extensions", String(i));
-    if (ctx.embeddedConfig && asset.tarballPath === ctx.embeddedConfig.tarball) {
+    if (ctx.embeddedConfig && resolving[i] === undefined) {
       // Written directly rather than extracted, so the config's SELinux label reaches the squashfs.
       progress(reporter, stage, `extracting ${label}...`);
       const ext = await writeEmbeddedConfigExtension(dir, ctx.embeddedConfig.config);
@@ -284,11 +311,9 @@ async function startExtensionCopies(
           ? `using OCI image from ${asset.ociPath}...`
           : `pulling ${label}...`,
     );
-    const ext = await inputs.release.extension(asset);
+    const ext = await resolving[i]!;
     // The cached tree is shared: the rebuild moves firmware out of it, so work on a private copy.
-    loading.push(
-      cp(ext.dir, dir, { recursive: true, verbatimSymlinks: true }).then(() => loadExtension(dir)),
-    );
+    loading.push(copyTree(ext.dir, dir).then(() => loadExtension(dir)));
     // Awaited all together below; a failure meanwhile must not count as unhandled.
     loading.at(-1)?.catch(() => undefined);
     ctx.signal?.throwIfAborted();

@@ -36,14 +36,19 @@ export function encodeBmp24(
   return buf;
 }
 
+// Encoded once per process: every UKI of a running factory carries the same splash.
+let splash: Buffer | undefined;
+
 /** Bootforge's splash: a 128×128 dark tile with an orange anvil-like bar, always the same bytes. */
 export function bootforgeSplash(): Buffer {
   const size = 128;
-  return encodeBmp24(size, size, (x, y) => {
+  splash ??= encodeBmp24(size, size, (x, y) => {
     const inBar = y >= 52 && y < 76 && x >= 24 && x < 104;
     const inFoot = y >= 76 && y < 100 && x >= 52 && x < 76;
     if (inBar || inFoot) return [0xf2, 0x6b, 0x1d];
     const shade = 0x18 + ((x + y) >> 4);
     return [shade, shade, shade + 8];
   });
+  // A copy: callers own the Buffer they get.
+  return Buffer.from(splash);
 }

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { isBootforgeError } from "../../errors/index.js";
+import { runSequence } from "./sequence.js";
+
+test("runSequence runs every step in order with arguments passed verbatim", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "bootforge-seq-"));
+  try {
+    // Quotes, spaces and `$` must reach the program unchanged (no shell expansion).
+    const name = join(dir, "it's a $HOME file");
+    await writeFile(name, "x");
+    await runSequence([
+      { tool: "xz", args: ["-0", "-k", name] },
+      { tool: "xz", args: ["-d", "-c", `${name}.xz`] },
+      { tool: "chmod", args: ["600", `${name}.xz`] },
+    ]);
+    assert.equal((await readFile(`${name}.xz`)).subarray(0, 6).toString("latin1"), "\xfd7zXZ\0");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("runSequence stops at the first failing step and names it with its stderr", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "bootforge-seq-"));
+  try {
+    const later = join(dir, "later");
+    await writeFile(later, "y");
+    await assert.rejects(
+      runSequence(
+        [
+          { tool: "xz", args: ["--robot", "--version"] },
+          { tool: "xz", args: ["--no-such-flag"] },
+          { tool: "xz", args: ["-0", later] },
+        ],
+        { errorKind: "internal" },
+      ),
+      (e: unknown) =>
+        isBootforgeError(e, "internal") &&
+        /^xz \(arguments: --no-such-flag\) exited with status 1: .*no-such-flag/s.test(e.message) &&
+        !e.message.includes("bootforge-step-failed"),
+    );
+    // The step after the failure did not run: the file is still uncompressed.
+    assert.equal(await readFile(later, "utf8"), "y");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("runSequence passes its environment to every step", async () => {
+  // xz reads extra options from XZ_OPT: an invalid one makes the step fail.
+  await assert.rejects(
+    runSequence([{ tool: "xz", args: ["--robot", "--version"] }], { env: { XZ_OPT: "--no-such-opt" } }),
+    (e: unknown) => isBootforgeError(e, "io") && /xz .*exited with status/.test(e.message),
+  );
+  await runSequence([{ tool: "xz", args: ["--robot", "--version"] }], { env: { XZ_OPT: "-0" } });
+});
+
+/** Processes whose command line contains `marker`. */
+async function running(marker: string): Promise<number> {
+  let n = 0;
+  for (const pid of (await readdir("/proc")).filter((p) => /^\d+$/.test(p))) {
+    const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    if (cmd.includes(marker) && !cmd.includes("/bin/sh")) n++;
+  }
+  return n;
+}
+
+test(
+  "runSequence kills the running step (not just the shell) on abort and on timeout",
+  { timeout: 20_000 },
+  async () => {
+    const start = Date.now();
+    for (const how of ["abort", "timeout"] as const) {
+      // An endless step (xz compressing /dev/zero to /dev/null), tagged to find it in /proc.
+      const marker = `--suffix=.bootforge-seq-${process.pid}-${how}`;
+      const ac = new AbortController();
+      if (how === "abort") setTimeout(() => ac.abort(), 100);
+      const pending = runSequence([{ tool: "xz", args: ["-9e", "-c", "-T1", marker, "/dev/zero"] }], {
+        signal: ac.signal,
+        ...(how === "timeout" ? { timeoutMs: 100 } : {}),
+      });
+      await assert.rejects(
+        pending,
+        (e: unknown) => isBootforgeError(e) && (how === "abort" ? /was aborted/ : /timeout/).test(e.message),
+      );
+      let left = await running(marker);
+      for (let i = 0; i < 20 && left > 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        left = await running(marker);
+      }
+      assert.equal(left, 0, `xz still running after ${how}`);
+    }
+    assert.ok(Date.now() - start < 10_000);
+  },
+);

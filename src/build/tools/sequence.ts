@@ -1,0 +1,118 @@
+/**
+ * Runs several external programs one after another from one `/bin/sh` process. Each start of a
+ * program from Node forks the whole Node process (`ChildProcess.spawn` is synchronous: 2–20 ms of
+ * the event loop per run under load); a small shell forks cheaply. The programs, their arguments
+ * and their order are exactly those of one `run()` each, so what they write is the same.
+ */
+import { spawn } from "node:child_process";
+import { BootforgeError, type ErrorKind } from "../../errors/index.js";
+import { requireTool, type ToolName } from "./registry.js";
+
+/** One program run of a sequence. */
+export interface SequenceStep {
+  tool: ToolName;
+  args: readonly string[];
+}
+
+export interface SequenceOptions {
+  /** Extra environment variables for every step, merged over the parent's. */
+  env?: Record<string, string>;
+  /** Kill the whole sequence after this many milliseconds (default 10 minutes). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Error kind when a step fails (default `io`). */
+  errorKind?: ErrorKind;
+}
+
+const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+const STDERR_LIMIT = 64 * 1024;
+// Exit status the script uses for "a step failed"; the step and its own status go to stderr.
+const MARK = "bootforge-step-failed";
+
+const quote = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
+
+/** The shell script: each step in order, stopping at the first failure and naming it on stderr. */
+export function sequenceScript(steps: readonly SequenceStep[]): string {
+  return steps
+    .map(
+      (s, i) =>
+        `${[requireTool(s.tool), ...s.args].map(quote).join(" ")} </dev/null || ` +
+        `{ s=$?; echo "${MARK} ${i} $s" >&2; exit 1; }`,
+    )
+    .join("\n");
+}
+
+/** Runs `steps` in order; rejects with a BootforgeError naming the failed step and its stderr. */
+export async function runSequence(
+  steps: readonly SequenceStep[],
+  options: SequenceOptions = {},
+): Promise<void> {
+  if (steps.length === 0) return;
+  const script = sequenceScript(steps);
+  const describe = (i: number): string => `${steps[i]!.tool} (arguments: ${steps[i]!.args.join(" ")})`;
+  const fail = (what: string, stderr: string, cause?: unknown): BootforgeError => {
+    const tail = stderr
+      .split("\n")
+      .filter((l) => !l.startsWith(MARK))
+      .join("\n")
+      .trim()
+      .split("\n")
+      .slice(-20)
+      .join("\n");
+    return new BootforgeError(
+      options.errorKind ?? "io",
+      `${what}${tail ? `: ${tail}` : ""}`,
+      cause === undefined ? {} : { cause },
+    );
+  };
+  if (options.signal?.aborted) throw fail(`${describe(0)} was aborted`, "", options.signal.reason);
+
+  // Its own process group, so a timeout or abort kills the running step too, not just the shell.
+  const child = spawn("/bin/sh", ["-c", script], {
+    env: options.env ? { ...process.env, ...options.env } : process.env,
+    stdio: ["ignore", "ignore", "pipe"],
+    detached: true,
+  });
+  let stderr = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk: string) => {
+    if (stderr.length < STDERR_LIMIT) stderr += chunk;
+  });
+  let stopped: string | undefined;
+  const kill = (why: string): void => {
+    stopped ??= why;
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  const onAbort = (): void => kill("was aborted");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const timer = setTimeout(() => kill("was killed (timeout)"), options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  let status: { code: number | null; signal: NodeJS.Signals | null };
+  try {
+    status = await new Promise((resolve, reject) => {
+      child.once("error", reject);
+      child.once("close", (code, signal) => resolve({ code, signal }));
+    });
+  } catch (e) {
+    throw fail(`/bin/sh could not be started for ${describe(0)}: ${(e as Error).message}`, stderr, e);
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+  const failed = new RegExp(`^${MARK} (\\d+) (\\d+)$`, "m").exec(stderr);
+  const step = failed ? Number(failed[1]) : 0;
+  if (stopped !== undefined) {
+    throw fail(
+      `${describe(step)} ${stopped}`,
+      stderr,
+      options.signal?.aborted ? options.signal.reason : undefined,
+    );
+  }
+  if (failed) throw fail(`${describe(step)} exited with status ${failed[2]}`, stderr);
+  if (status.code !== 0) {
+    throw fail(`${describe(step)} sequence shell exited with ${status.code ?? status.signal}`, stderr);
+  }
+}
