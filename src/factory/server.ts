@@ -24,6 +24,19 @@ export function onBound(app: FactoryApp, hook: (url: string) => void): void {
   boundHooks.set(app, hook);
 }
 
+/**
+ * Connection limits of every factory server. Long builds stream large bodies: no request timeout,
+ * but idle keep-alive sockets are reaped. Reaping races a client that reuses the socket at that
+ * moment (its request meets a reset): Node's own agent keeps idle sockets forever, so the window
+ * is made rare rather than frequent — 65 s, longer than the idle timeouts of common clients and
+ * proxies (nginx 60 s).
+ */
+export function applyConnectionSettings(http: Server): void {
+  http.requestTimeout = 0;
+  http.keepAliveTimeout = 65_000;
+  http.headersTimeout = 66_000;
+}
+
 /** Listens on `listen` (`host:port`; port 0 picks a free one). */
 export async function listen(app: FactoryApp, listenAddr: string): Promise<RunningServer> {
   const [host, port] = splitListen(listenAddr);
@@ -38,13 +51,7 @@ export async function listen(app: FactoryApp, listenAddr: string): Promise<Runni
     s.once("error", reject);
   });
   const http = server as Server;
-  // Long builds stream large bodies: no request timeout, but idle keep-alive sockets are reaped.
-  // Reaping races a client that reuses the socket at that moment (its request meets a reset):
-  // Node's own agent keeps idle sockets forever, so the window is made rare rather than
-  // frequent — 65 s, longer than the idle timeouts of common clients and proxies (nginx 60 s).
-  http.requestTimeout = 0;
-  http.keepAliveTimeout = 65_000;
-  http.headersTimeout = 66_000;
+  applyConnectionSettings(http);
   const addr = http.address() as AddressInfo;
   const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const url = `http://${shownHost}:${addr.port}`;

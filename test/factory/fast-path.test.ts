@@ -6,6 +6,7 @@
  */
 import { strict as assert } from "node:assert";
 import { mkdtemp, rm } from "node:fs/promises";
+import type { Server } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +18,7 @@ import { FactoryMetrics } from "../../src/factory/metrics.js";
 import { accessLog } from "../../src/factory/routes/access-log.js";
 import { schematicRoutes } from "../../src/factory/routes/schematics.js";
 import { SchematicService } from "../../src/factory/schematic-service.js";
-import { listen, type RunningServer } from "../../src/factory/server.js";
+import { applyConnectionSettings, listen, type RunningServer } from "../../src/factory/server.js";
 import type { FactoryServices } from "../../src/factory/services.js";
 import { LocalStore } from "../../src/factory/storage/local-store.js";
 
@@ -88,6 +89,7 @@ async function serveBoth(dir: string, allowedOrigins: string[]): Promise<Served>
   ]);
   const fast = await listen(app, "127.0.0.1:0");
   const hono = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 });
+  applyConnectionSettings(hono as Server);
   await new Promise((r) => hono.once("listening", r));
   return { app, logs, metrics, fast, hono, honoPort: (hono.address() as AddressInfo).port };
 }
