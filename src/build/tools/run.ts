@@ -35,9 +35,10 @@ export interface RunResult {
   stderr: string;
 }
 
-const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-// Enough stderr to explain a failure without letting a chatty tool grow memory without bound.
-const STDERR_LIMIT = 64 * 1024;
+/** Default limit of one tool run (and of a `runSequence`). */
+export const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+/** Enough stderr to explain a failure without letting a chatty tool grow memory without bound. */
+export const STDERR_LIMIT = 64 * 1024;
 
 /** Runs `tool args…` to completion; rejects with a BootforgeError carrying its stderr on failure. */
 export async function run(
@@ -108,7 +109,8 @@ export async function run(
   return { stdout: Buffer.concat(chunks), stderr };
 }
 
-function childEnv(options: RunOptions): NodeJS.ProcessEnv {
+/** The child's environment: the parent's, with `env` merged over it and `unsetEnv` removed. */
+export function childEnv(options: Pick<RunOptions, "env" | "unsetEnv">): NodeJS.ProcessEnv {
   if (!options.env && !options.unsetEnv) return process.env;
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   for (const k of options.unsetEnv ?? []) delete env[k];
@@ -123,7 +125,12 @@ function failure(
   stderr: string,
   cause?: unknown,
 ): BootforgeError {
-  const tail = stderr.trim().split("\n").slice(-20).join("\n");
+  const tail = stderrTail(stderr);
   const message = `${tool} ${what}${tail ? `: ${tail}` : ""} (arguments: ${args.join(" ")})`;
   return new BootforgeError(options.errorKind ?? "io", message, cause === undefined ? {} : { cause });
+}
+
+/** The last lines of a tool's stderr, as failure messages quote them. */
+export function stderrTail(stderr: string): string {
+  return stderr.trim().split("\n").slice(-20).join("\n");
 }

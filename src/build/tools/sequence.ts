@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { BootforgeError, type ErrorKind } from "../../errors/index.js";
 import { requireTool, type ToolName } from "./registry.js";
+import { childEnv, DEFAULT_TIMEOUT_MS, STDERR_LIMIT, stderrTail } from "./run.js";
 
 /** One program run of a sequence. */
 export interface SequenceStep {
@@ -24,8 +25,6 @@ export interface SequenceOptions {
   errorKind?: ErrorKind;
 }
 
-const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
-const STDERR_LIMIT = 64 * 1024;
 // Exit status the script uses for "a step failed"; the step and its own status go to stderr.
 const MARK = "bootforge-step-failed";
 
@@ -51,14 +50,12 @@ export async function runSequence(
   const script = sequenceScript(steps);
   const describe = (i: number): string => `${steps[i]!.tool} (arguments: ${steps[i]!.args.join(" ")})`;
   const fail = (what: string, stderr: string, cause?: unknown): BootforgeError => {
-    const tail = stderr
-      .split("\n")
-      .filter((l) => !l.startsWith(MARK))
-      .join("\n")
-      .trim()
-      .split("\n")
-      .slice(-20)
-      .join("\n");
+    const tail = stderrTail(
+      stderr
+        .split("\n")
+        .filter((l) => !l.startsWith(MARK))
+        .join("\n"),
+    );
     return new BootforgeError(
       options.errorKind ?? "io",
       `${what}${tail ? `: ${tail}` : ""}`,
@@ -69,7 +66,7 @@ export async function runSequence(
 
   // Its own process group, so a timeout or abort kills the running step too, not just the shell.
   const child = spawn("/bin/sh", ["-c", script], {
-    env: options.env ? { ...process.env, ...options.env } : process.env,
+    env: childEnv(options),
     stdio: ["ignore", "ignore", "pipe"],
     detached: true,
   });
