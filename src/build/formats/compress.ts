@@ -67,7 +67,7 @@ async function fromFile(
   signal: { signal?: AbortSignal },
 ): Promise<void> {
   // "--" so an input path starting with "-" is not read as an option
-  await run(tool, [...args, "--", input], { stdout: createWriteStream(output), ...signal });
+  await run(tool, [...args, "--", input], { stdoutFile: output, ...signal });
 }
 
 // pigz -6 --no-time: level 6, header mtime 0; node:zlib writes OS 3 (Unix) like pigz on Linux.

@@ -1,11 +1,17 @@
 /**
- * Runs external programs without a shell: arguments as an array, stderr captured for the error
- * message, a timeout and an AbortSignal that kill the child, and typed BootforgeErrors on failure.
+ * Runs external programs without shell parsing: arguments as an array, stderr captured for the
+ * error message, a timeout and an AbortSignal that kill the child, and typed BootforgeErrors on
+ * failure. Programs whose stdio are files (or nothing) start through the launcher shell
+ * (`launcher.ts`: no fork of the Node process); streamed stdin or stdout need Node's own pipes.
  */
 import { spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { open, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { BootforgeError, type ErrorKind } from "../../errors/index.js";
+import { launcher, launcherEnabled, type LaunchExit } from "./launcher.js";
 import { requireTool, type ToolName } from "./registry.js";
 
 export interface RunOptions {
@@ -22,6 +28,8 @@ export interface RunOptions {
   stdin?: string | Uint8Array | Readable;
   /** Where stdout goes: captured (default) or streamed into this Writable (which is ended). */
   stdout?: Writable;
+  /** Or: stdout written straight to this file (created or truncated, mode 0666 & ~umask). */
+  stdoutFile?: string;
   /** Kill the child after this many milliseconds (default 10 minutes). */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -47,6 +55,12 @@ export async function run(
   options: RunOptions = {},
 ): Promise<RunResult> {
   const path = requireTool(tool);
+  const { stdin, stdout: toStream, ...rest } = options;
+  if (launcherEnabled() && toStream === undefined && !isStream(stdin)) {
+    const r = await runLaunched(path, args, { ...rest, ...(stdin !== undefined ? { stdin } : {}) });
+    if (r.failure !== undefined) throw failure(tool, args, options, r.failure, r.stderr, r.cause);
+    return { stdout: r.stdout, stderr: r.stderr };
+  }
   const child = spawn(path, args, {
     cwd: options.cwd,
     env: childEnv(options),
@@ -64,8 +78,9 @@ export async function run(
 
   const chunks: Buffer[] = [];
   const io: Promise<unknown>[] = [];
-  if (options.stdout) {
-    io.push(pipeline(child.stdout, options.stdout));
+  const stdout = options.stdout ?? (options.stdoutFile ? createWriteStream(options.stdoutFile) : undefined);
+  if (stdout) {
+    io.push(pipeline(child.stdout, stdout));
   } else {
     child.stdout.on("data", (c: Buffer) => chunks.push(c));
   }
@@ -95,18 +110,117 @@ export async function run(
   if (options.signal?.aborted) {
     throw failure(tool, args, options, "was aborted", stderr, options.signal.reason);
   }
-  if (status.code !== 0) {
-    const how =
-      status.code === null
-        ? `was killed by ${status.signal ?? "a signal"} (timeout?)`
-        : `exited with status ${status.code}`;
-    throw failure(tool, args, options, how, stderr);
-  }
+  if (status.code !== 0) throw failure(tool, args, options, describeExit(status), stderr);
   const ioError = ioErrors.find((e) => e !== undefined);
   if (ioError !== undefined) {
     throw failure(tool, args, options, `stream failed: ${(ioError as Error).message}`, stderr, ioError);
   }
   return { stdout: Buffer.concat(chunks), stderr };
+}
+
+function isStream(x: RunOptions["stdin"]): x is Readable {
+  return x !== undefined && typeof x !== "string" && !(x instanceof Uint8Array);
+}
+
+/** "exited with status N" or "was killed by SIGNAL (timeout?)". */
+export function describeExit(status: LaunchExit): string {
+  return status.code === null
+    ? `was killed by ${status.signal ?? "a signal"} (timeout?)`
+    : `exited with status ${status.code}`;
+}
+
+/** What a launched program did: its output, and why it failed if it did. */
+export interface LaunchedRun {
+  stdout: Buffer;
+  stderr: string;
+  status: LaunchExit | undefined;
+  /** The failure, worded as `run` words it (`exited with status 2`, `was aborted`, …). */
+  failure: string | undefined;
+  /** Set when the program was stopped by the AbortSignal or the timeout. */
+  stopped?: "aborted" | "timeout";
+  cause?: unknown;
+}
+
+let files = 0;
+
+/**
+ * Runs `path args…` through the launcher shell with stdin from `options.stdin` (kept in a file),
+ * stdout captured or into `stdoutFile`, stderr kept up to STDERR_LIMIT; honours the timeout and
+ * the AbortSignal. Never rejects: failures are described in the result.
+ */
+export async function runLaunched(
+  path: string,
+  args: readonly string[],
+  options: Omit<RunOptions, "stdout" | "stdin"> & { stdin?: string | Uint8Array; newGroup?: boolean },
+): Promise<LaunchedRun> {
+  const l = launcher();
+  const base = join(l.dir, `${++files}`);
+  const stderrFile = `${base}.err`;
+  const stdinFile = options.stdin === undefined ? undefined : `${base}.in`;
+  const captured = options.stdoutFile === undefined ? `${base}.out` : undefined;
+  const result: LaunchedRun = { stdout: Buffer.alloc(0), stderr: "", status: undefined, failure: undefined };
+  if (options.signal?.aborted) {
+    return { ...result, failure: "was aborted", stopped: "aborted", cause: options.signal.reason };
+  }
+  try {
+    if (stdinFile !== undefined) await writeFile(stdinFile, options.stdin!);
+    const job = l.launch({
+      path,
+      args,
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+      env: childEnv(options),
+      ...(stdinFile !== undefined ? { stdinFile } : {}),
+      stdoutFile: options.stdoutFile ?? captured!,
+      stderrFile,
+      ...(options.newGroup ? { newGroup: true } : {}),
+    });
+    let timedOut = false;
+    const onAbort = (): void => job.kill();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      job.kill();
+    }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    try {
+      result.status = await job.exit;
+    } catch (e) {
+      return { ...result, failure: `could not be started: ${(e as Error).message}`, cause: e };
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+    result.stderr = await readHead(stderrFile, STDERR_LIMIT);
+    if (captured !== undefined) result.stdout = await readHead(captured, Infinity, null);
+    if (options.signal?.aborted)
+      return { ...result, failure: "was aborted", stopped: "aborted", cause: options.signal.reason };
+    if (timedOut) return { ...result, failure: "was killed by SIGKILL (timeout?)", stopped: "timeout" };
+    if (result.status.code !== 0) return { ...result, failure: describeExit(result.status) };
+    return result;
+  } finally {
+    const made = [stderrFile, stdinFile, captured].filter((f): f is string => f !== undefined);
+    await Promise.all(made.map((f) => rm(f, { force: true })));
+  }
+}
+
+/** The first `limit` bytes of a file (as text unless `encoding` is null); empty if missing. */
+async function readHead(path: string, limit: number): Promise<string>;
+async function readHead(path: string, limit: number, encoding: null): Promise<Buffer>;
+async function readHead(path: string, limit: number, encoding?: null): Promise<string | Buffer> {
+  const fh = await open(path, "r").catch(() => undefined);
+  if (fh === undefined) return encoding === null ? Buffer.alloc(0) : "";
+  try {
+    const size = Math.min((await fh.stat()).size, limit);
+    const buf = Buffer.alloc(size);
+    let at = 0;
+    while (at < size) {
+      const { bytesRead } = await fh.read(buf, at, size - at, at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    return encoding === null ? buf.subarray(0, at) : buf.toString("utf8", 0, at);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** The child's environment: the parent's, with `env` merged over it and `unsetEnv` removed. */

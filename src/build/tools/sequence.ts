@@ -6,8 +6,9 @@
  */
 import { spawn } from "node:child_process";
 import { BootforgeError, type ErrorKind } from "../../errors/index.js";
+import { launcherEnabled, shellQuote as quote } from "./launcher.js";
 import { requireTool, type ToolName } from "./registry.js";
-import { childEnv, DEFAULT_TIMEOUT_MS, STDERR_LIMIT, stderrTail } from "./run.js";
+import { childEnv, DEFAULT_TIMEOUT_MS, runLaunched, STDERR_LIMIT, stderrTail } from "./run.js";
 
 /** One program run of a sequence. */
 export interface SequenceStep {
@@ -27,8 +28,6 @@ export interface SequenceOptions {
 
 // Exit status the script uses for "a step failed"; the step and its own status go to stderr.
 const MARK = "bootforge-step-failed";
-
-const quote = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
 
 /** The shell script: each step in order, stopping at the first failure and naming it on stderr. */
 export function sequenceScript(steps: readonly SequenceStep[]): string {
@@ -64,6 +63,42 @@ export async function runSequence(
   };
   if (options.signal?.aborted) throw fail(`${describe(0)} was aborted`, "", options.signal.reason);
 
+  const { stderr, status, stopped } = launcherEnabled()
+    ? await viaLauncher(script, options)
+    : await viaSpawn(script, options);
+  const failed = new RegExp(`^${MARK} (\\d+) (\\d+)$`, "m").exec(stderr);
+  const step = failed ? Number(failed[1]) : 0;
+  if (stopped !== undefined) {
+    throw fail(
+      `${describe(step)} ${stopped}`,
+      stderr,
+      options.signal?.aborted ? options.signal.reason : undefined,
+    );
+  }
+  if (failed) throw fail(`${describe(step)} exited with status ${failed[2]}`, stderr);
+  if (status === undefined) throw fail(`/bin/sh could not be started for ${describe(0)}`, stderr);
+  if (status.code !== 0) {
+    throw fail(`${describe(step)} sequence shell exited with ${status.code ?? status.signal}`, stderr);
+  }
+}
+
+interface SequenceRun {
+  stderr: string;
+  status: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** "was aborted" or "was killed (timeout)" when the sequence was stopped. */
+  stopped: string | undefined;
+}
+
+/** The script from the launcher shell, in its own process group. */
+async function viaLauncher(script: string, options: SequenceOptions): Promise<SequenceRun> {
+  const r = await runLaunched("/bin/sh", ["-c", script], { ...options, newGroup: true });
+  const stopped =
+    r.stopped === "aborted" ? "was aborted" : r.stopped === "timeout" ? "was killed (timeout)" : undefined;
+  return { stderr: r.stderr, status: r.status, stopped };
+}
+
+/** The script from Node directly. */
+async function viaSpawn(script: string, options: SequenceOptions): Promise<SequenceRun> {
   // Its own process group, so a timeout or abort kills the running step too, not just the shell.
   const child = spawn("/bin/sh", ["-c", script], {
     env: childEnv(options),
@@ -87,29 +122,18 @@ export async function runSequence(
   const onAbort = (): void => kill("was aborted");
   options.signal?.addEventListener("abort", onAbort, { once: true });
   const timer = setTimeout(() => kill("was killed (timeout)"), options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  let status: { code: number | null; signal: NodeJS.Signals | null };
   try {
-    status = await new Promise((resolve, reject) => {
-      child.once("error", reject);
-      child.once("close", (code, signal) => resolve({ code, signal }));
-    });
-  } catch (e) {
-    throw fail(`/bin/sh could not be started for ${describe(0)}: ${(e as Error).message}`, stderr, e);
+    const status = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+      (resolve, reject) => {
+        child.once("error", reject);
+        child.once("close", (code, signal) => resolve({ code, signal }));
+      },
+    );
+    return { stderr, status, stopped };
+  } catch {
+    return { stderr, status: undefined, stopped };
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);
-  }
-  const failed = new RegExp(`^${MARK} (\\d+) (\\d+)$`, "m").exec(stderr);
-  const step = failed ? Number(failed[1]) : 0;
-  if (stopped !== undefined) {
-    throw fail(
-      `${describe(step)} ${stopped}`,
-      stderr,
-      options.signal?.aborted ? options.signal.reason : undefined,
-    );
-  }
-  if (failed) throw fail(`${describe(step)} exited with status ${failed[2]}`, stderr);
-  if (status.code !== 0) {
-    throw fail(`${describe(step)} sequence shell exited with ${status.code ?? status.signal}`, stderr);
   }
 }
