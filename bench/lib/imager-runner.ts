@@ -3,7 +3,9 @@
  * `compileForBench` and started once, then `main(argv)` per build, without process start-up or
  * module loading in the timed part. Each run gets its own output directory (`<output>-<n>`) and
  * tool log (`$BENCH_TOOL_LOG.<n>`); the wall-clock seconds of every run are written as JSON to
- * `$BENCH_RESULT`.
+ * `$BENCH_RESULT`. With `BENCH_ALTERNATE_SERIAL=1` every odd run has each tool run alone
+ * (`BOOTFORGE_TOOL_CONCURRENCY=1`, read at each tool start), so a build and its floor are
+ * measured next to each other, under the same machine load.
  *
  *   node imager-runner.js <runs> <imager argv…>   (argv with `--output <dir>`)
  */
@@ -21,6 +23,10 @@ for (let n = 0; n < runs; n++) {
   if (at >= 0) args[at + 1] = `${argv[at + 1]}-${n}`;
   // Tools inherit process.env: one log per run, so each run has its own floor.
   process.env.BENCH_TOOL_LOG = `${toolLog}.${n}`;
+  if (process.env.BENCH_ALTERNATE_SERIAL === "1")
+    process.env.BOOTFORGE_TOOL_CONCURRENCY = n % 2 === 1 ? "1" : "";
+  if (process.env.BENCH_ALTERNATE_SERIAL === "1")
+    process.env.BOOTFORGE_TOOL_CONCURRENCY = n % 2 === 1 ? "1" : "";
   const t = performance.now();
   await main(args);
   seconds.push((performance.now() - t) / 1000);

@@ -38,8 +38,25 @@ function str(v: unknown): string {
   return typeof v === "number" || typeof v === "boolean" ? String(v) : "";
 }
 
-/** Parses `manifest.yaml` text. */
+/** Manifests parsed before, by their text: a build reads each one several times. */
+const parsed = new Map<string, ExtensionManifest>();
+const PARSED_LIMIT = 256;
+
+/** Parses `manifest.yaml` text (each caller gets its own copy). */
 export function parseManifest(text: string): ExtensionManifest {
+  let m = parsed.get(text);
+  if (m === undefined) {
+    m = parseManifestText(text);
+    if (parsed.size >= PARSED_LIMIT) parsed.delete(parsed.keys().next().value!);
+    parsed.set(text, m);
+  }
+  return {
+    version: m.version,
+    metadata: { ...m.metadata, compatibility: { talos: { ...m.metadata.compatibility.talos } } },
+  };
+}
+
+function parseManifestText(text: string): ExtensionManifest {
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) throw invalidInput(`extension manifest: ${doc.errors[0]!.message}`);
   const data = (doc.toJS() ?? {}) as Record<string, unknown>;

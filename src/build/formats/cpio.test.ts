@@ -5,7 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { run } from "../tools/run.js";
-import { entriesFromListing, extractCpioMember, listCpioFile, walkTree, writeCpio } from "./cpio.js";
+import {
+  entriesFromListing,
+  extractCpioMember,
+  listCpioFile,
+  locateCpioMember,
+  walkTree,
+  writeCpio,
+} from "./cpio.js";
 
 const EPOCH = 1_700_000_000;
 let dir = "";
@@ -130,4 +137,54 @@ test("reader walks plain + zstd/xz concatenations of GNU archives and extracts o
   }
   await writeFile(join(dir, "garbage"), "not an archive");
   await assert.rejects(listCpioFile(join(dir, "garbage")), /neither cpio nor xz\/zstd/);
+});
+
+test("locateCpioMember finds a member in place, in a decompressed copy, or declines odd layouts", async () => {
+  const src = join(dir, "src-locate");
+  await mkdir(src, { recursive: true });
+  await writeFile(join(src, "init"), "#!init");
+  await writeFile(join(src, "rootfs.sqsh"), "SQUASH".repeat(999));
+  const cpio = (
+    await run("cpio", ["-H", "newc", "-o", "--quiet"], { cwd: src, stdin: "init\nrootfs.sqsh\n" })
+  ).stdout;
+  const bytesAt = async (l: { path: string; offset: number; size: number }) =>
+    (await readFile(l.path)).subarray(l.offset, l.offset + l.size).toString();
+
+  // Plain, two archives with zero padding between: read where it is, nothing written.
+  const plain = join(dir, "locate-plain");
+  await writeFile(plain, Buffer.concat([cpio, Buffer.alloc(1024), cpio]));
+  const scratch = join(dir, "locate-scratch");
+  const inPlace = await locateCpioMember(plain, "rootfs.sqsh", scratch);
+  assert.equal(inPlace?.path, plain);
+  assert.equal(await bytesAt(inPlace), "SQUASH".repeat(999));
+
+  for (const tool of ["zstd", "xz"] as const) {
+    const file = join(dir, `locate-${tool}`);
+    await writeFile(file, (await run(tool, ["-c", "-q"], { stdin: cpio })).stdout);
+    const found = await locateCpioMember(file, "rootfs.sqsh", scratch);
+    assert.equal(found?.path, scratch, tool);
+    assert.equal(await bytesAt(found), "SQUASH".repeat(999), tool);
+    await assert.rejects(locateCpioMember(file, "missing", scratch), /has no "missing" member/);
+  }
+
+  // Found in a leading plain archive before anything else: in place.
+  const z = (await run("zstd", ["-c", "-q"], { stdin: cpio })).stdout;
+  await writeFile(join(dir, "locate-first"), Buffer.concat([cpio, z]));
+  assert.equal(
+    (await locateCpioMember(join(dir, "locate-first"), "rootfs.sqsh", scratch))?.offset,
+    inPlace.offset,
+  );
+  // Only in a compressed archive after a plain one, or a compressed run followed by more: left to
+  // extractCpioMember.
+  const early = (await run("cpio", ["-H", "newc", "-o", "--quiet"], { cwd: src, stdin: "init\n" })).stdout;
+  await writeFile(join(dir, "locate-mixed"), Buffer.concat([early, z]));
+  assert.equal(await locateCpioMember(join(dir, "locate-mixed"), "rootfs.sqsh", scratch), undefined);
+  await writeFile(join(dir, "locate-mixed2"), Buffer.concat([z, Buffer.alloc(512), cpio]));
+  assert.equal(await locateCpioMember(join(dir, "locate-mixed2"), "rootfs.sqsh", scratch), undefined);
+  await writeFile(join(dir, "locate-garbage"), "not an archive at all");
+  assert.equal(await locateCpioMember(join(dir, "locate-garbage"), "rootfs.sqsh", scratch), undefined);
+  // A header claiming more data than the file holds is refused, not read past the end.
+  const cut = join(dir, "locate-cut");
+  await writeFile(cut, cpio.subarray(0, 400));
+  await assert.rejects(locateCpioMember(cut, "rootfs.sqsh", scratch), /runs past the end/);
 });

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { PassThrough, Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { BootforgeError, invalidInput, ioError } from "../../errors/index.js";
+import { run } from "../tools/run.js";
 import { transform } from "../tools/transform.js";
 
 /** One archive member; paths are relative, without a leading `./` or `/`. */
@@ -330,31 +331,50 @@ async function readAt(fh: FileHandle, pos: number, n: number): Promise<Buffer> {
   return buf.subarray(0, bytesRead);
 }
 
+/** Reads small pieces of a file through a window of up to 1 MiB: one read per window, not per piece. */
+class WindowReader {
+  #buf: Buffer = Buffer.alloc(0);
+  #at = 0;
+  constructor(readonly fh: FileHandle) {}
+
+  /** Up to `n` bytes at `pos` (fewer at the end of the file). */
+  async bytes(pos: number, n: number): Promise<Buffer> {
+    if (pos < this.#at || pos + n > this.#at + this.#buf.length) {
+      this.#buf = await readAt(this.fh, pos, Math.max(n, 1 << 20));
+      this.#at = pos;
+    }
+    return this.#buf.subarray(pos - this.#at, pos - this.#at + n);
+  }
+}
+
 /**
  * End offset of the run of zstd frames starting at `pos`, found from frame and block headers
- * alone (no decoding), so an archive compressed differently can follow.
+ * alone (no decoding), so an archive compressed differently can follow. A block header every
+ * 128 KiB at most: the headers are read through a window, not one file read each (an 80 MiB
+ * initramfs has hundreds).
  */
 async function zstdRunEnd(fh: FileHandle, pos: number, size: number): Promise<number> {
   const bad = (): never => {
     throw invalidInput(`zstd: malformed frame at offset ${pos}`);
   };
+  const w = new WindowReader(fh);
   for (;;) {
     if (pos + 4 > size) return pos;
-    const magic = (await readAt(fh, pos, 4)).readUInt32LE(0);
+    const magic = (await w.bytes(pos, 4)).readUInt32LE(0);
     if ((magic & 0xfffffff0) === 0x184d2a50) {
-      const len = (await readAt(fh, pos + 4, 4)).readUInt32LE(0);
+      const len = (await w.bytes(pos + 4, 4)).readUInt32LE(0);
       pos += 8 + len;
       continue;
     }
     if (magic !== ZSTD_MAGIC) return pos;
-    const fhd = (await readAt(fh, pos + 4, 1))[0] ?? bad();
+    const fhd = (await w.bytes(pos + 4, 1))[0] ?? bad();
     const single = (fhd & 0x20) !== 0;
     const did = [0, 1, 2, 4][fhd & 3]!;
     const fcsFlag = fhd >> 6;
     const fcs = fcsFlag === 0 ? (single ? 1 : 0) : [0, 2, 4, 8][fcsFlag]!;
     pos += 5 + (single ? 0 : 1) + did + fcs;
     for (;;) {
-      const h = await readAt(fh, pos, 3);
+      const h = await w.bytes(pos, 3);
       if (h.length < 3) bad();
       const v = h[0]! | (h[1]! << 8) | (h[2]! << 16);
       const type = (v >> 1) & 3;
@@ -524,4 +544,98 @@ export async function extractCpioMember(archive: string, name: string, dest: str
     await new Promise<void>((resolve, reject) => sink.end((e?: Error | null) => (e ? reject(e) : resolve())));
   }
   if (!found) throw invalidInput(`initramfs ${archive} has no ${JSON.stringify(name)} member`);
+}
+
+/** Where a member's bytes lie in a plain cpio file. */
+export interface MemberLocation {
+  /** The plain cpio file: the archive itself, or its decompressed copy. */
+  path: string;
+  offset: number;
+  size: number;
+}
+
+/**
+ * Finds the regular file `name` in an initramfs-style archive without copying it out: a plain
+ * cpio is read in place; an archive that is one xz or zstd run from its first byte to its last
+ * (how Talos ships its initramfs) is decompressed by the tool into `scratch` first, file to file,
+ * with no bytes passing through this process. Only headers are read (a window of 1 MiB at a
+ * time). Undefined for other layouts (a plain archive followed by compressed ones, …), which
+ * `extractCpioMember` handles; a member that is not there is an `invalid-input` error.
+ */
+export async function locateCpioMember(
+  archive: string,
+  name: string,
+  scratch: string,
+  signal?: AbortSignal,
+): Promise<MemberLocation | undefined> {
+  let plain = archive;
+  const fh = await open(archive, "r");
+  try {
+    const size = (await fh.stat()).size;
+    const head = await readAt(fh, 0, 6);
+    const zstd = head.length >= 4 && head.readUInt32LE(0) === ZSTD_MAGIC;
+    if (zstd && (await zstdRunEnd(fh, 0, size)) !== size) return undefined;
+    if (zstd || (head.length >= 4 && head.subarray(0, 4).equals(XZ_MAGIC))) {
+      plain = scratch;
+      await run(zstd ? "zstd" : "xz", ["-d", "-c", "-q", "--", archive], {
+        stdoutFile: scratch,
+        errorKind: "invalid-input",
+        ...(signal ? { signal } : {}),
+      });
+    } else if (head.toString("latin1") !== NEWC_MAGIC) {
+      return undefined;
+    }
+  } finally {
+    await fh.close();
+  }
+  const found = await findInPlainCpio(plain, name);
+  if (found === null) return undefined;
+  if (found === undefined) throw invalidInput(`initramfs ${archive} has no ${JSON.stringify(name)} member`);
+  return { path: plain, ...found };
+}
+
+const NEWC_HEADER = 110;
+
+/**
+ * Walks the headers of concatenated plain newc archives (zero padding between them) for the
+ * regular file `name`: its data offset and size; undefined when absent; null when the file holds
+ * something other than plain newc archives.
+ */
+async function findInPlainCpio(
+  path: string,
+  name: string,
+): Promise<{ offset: number; size: number } | undefined | null> {
+  const fh = await open(path, "r");
+  try {
+    const size = (await fh.stat()).size;
+    const w = new WindowReader(fh);
+    let pos = 0;
+    while (pos < size) {
+      const ahead = await w.bytes(pos, 512);
+      const skip = ahead.findIndex((b) => b !== 0);
+      if (skip !== 0) {
+        pos += skip < 0 ? ahead.length : skip;
+        if (ahead.length === 0) break;
+        continue;
+      }
+      const h = await w.bytes(pos, NEWC_HEADER);
+      if (h.length < NEWC_HEADER || h.toString("latin1", 0, 6) !== NEWC_MAGIC) return null;
+      const field = (i: number): number => {
+        const v = Number.parseInt(h.toString("latin1", 6 + i * 8, 14 + i * 8), 16);
+        if (!Number.isFinite(v)) throw invalidInput(`cpio: ${path}: malformed header at offset ${pos}`);
+        return v;
+      };
+      const mode = field(1);
+      const fileSize = field(6);
+      const nameSize = field(11);
+      const memberName = (await w.bytes(pos + NEWC_HEADER, nameSize)).toString("utf8").replace(/\0$/, "");
+      const data = pos + NEWC_HEADER + nameSize + pad4(NEWC_HEADER + nameSize);
+      if (data + fileSize > size) throw invalidInput(`cpio: ${path}: member ${memberName} runs past the end`);
+      if (memberName === name && (mode & 0o170000) === S_IFREG) return { offset: data, size: fileSize };
+      pos = data + fileSize + pad4(fileSize);
+    }
+    return undefined;
+  } finally {
+    await fh.close();
+  }
 }

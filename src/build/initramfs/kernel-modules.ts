@@ -20,7 +20,7 @@ import { join, relative } from "node:path";
 import { BootforgeError, invalidInput, ioError } from "../../errors/index.js";
 import type { Quirks } from "../../profile/quirks.js";
 import type { ExtensionManifest } from "../extensions/manifest.js";
-import { extractCpioMember } from "../formats/cpio.js";
+import { extractCpioMember, locateCpioMember } from "../formats/cpio.js";
 import { isInside, realPathOrUndefined, resolveInside } from "./contained.js";
 import { kernelModulesPath } from "./layout.js";
 import { run } from "../tools/run.js";
@@ -36,6 +36,8 @@ export interface ModulesDepOptions {
   quirks: Quirks;
   /** Scratch directory owned by this step (created, left for the caller to remove). */
   workDir: string;
+  /** The base modules tree, when the caller extracted it ahead (see `extractBaseModules`). */
+  base?: Promise<BaseModules | undefined>;
   signal?: AbortSignal;
 }
 
@@ -92,21 +94,48 @@ export async function providesKernelModules(rootfs: string, quirks: Quirks, name
   );
 }
 
-/** Builds the `modules.dep` layer tree under `workDir/modules.dep`. */
-export async function buildModulesDepExtension(options: ModulesDepOptions): Promise<ModulesDepExtension> {
+/** The base rootfs's kernel modules, extracted: the tree depmod runs on. */
+export interface BaseModules {
+  /** Root of the extracted tree (removed by whoever owns `workDir`). */
+  tree: string;
+  /** `<tree>/<kernel modules path>`. */
+  modulesRoot: string;
+  /** The one kernel version directory under it. */
+  kernelVersion: string;
+}
+
+/**
+ * Extracts `/usr/lib/modules` (the layout's path) of the base initramfs's rootfs into
+ * `workDir/modules`. Depends on the release alone, so a build can start it before its extensions
+ * are ready.
+ */
+export async function extractBaseModules(options: {
+  baseInitramfs: string;
+  quirks: Quirks;
+  workDir: string;
+  signal?: AbortSignal;
+}): Promise<BaseModules> {
   const { quirks, workDir } = options;
   const modPath = kernelModulesPath(quirks);
   await mkdir(workDir, { recursive: true });
+  // The rootfs squashfs is read where it lies: in the base initramfs (decompressed by the tool,
+  // file to file), at its offset. Unusual archive layouts get the member copied out instead.
+  const decompressed = join(workDir, "initramfs.cpio");
   const rootfsSqsh = join(workDir, "rootfs.sqsh");
-  await extractCpioMember(options.baseInitramfs, "rootfs.sqsh", rootfsSqsh);
+  let squashfs = await locateCpioMember(options.baseInitramfs, "rootfs.sqsh", decompressed, options.signal);
+  if (squashfs === undefined) {
+    await extractCpioMember(options.baseInitramfs, "rootfs.sqsh", rootfsSqsh);
+    squashfs = { path: rootfsSqsh, offset: 0, size: 0 };
+  }
 
   const tree = join(workDir, "modules");
-  await run("unsquashfs", ["-no-xattrs", "-d", tree, "-f", "-n", rootfsSqsh, `/${modPath}`], {
+  const at = squashfs.offset > 0 ? ["-o", String(squashfs.offset)] : [];
+  await run("unsquashfs", ["-no-xattrs", ...at, "-d", tree, "-f", "-n", squashfs.path, `/${modPath}`], {
     errorKind: "invalid-input",
     timeoutMs: 10 * 60 * 1000,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  await rm(rootfsSqsh, { force: true });
+  await Promise.all([rm(rootfsSqsh, { force: true }), rm(decompressed, { force: true })]);
 
   const modulesRoot = join(tree, modPath);
   const versions = await readdir(modulesRoot, { withFileTypes: true }).catch(() => []);
@@ -115,7 +144,25 @@ export async function buildModulesDepExtension(options: ModulesDepOptions): Prom
       `invalid kernel modules path in the base initramfs: /${modPath} must hold exactly one kernel version directory`,
     );
   }
-  const kver = versions[0]!.name;
+  return { tree, modulesRoot, kernelVersion: versions[0]!.name };
+}
+
+/** Builds the `modules.dep` layer tree under `workDir/modules.dep`. */
+export async function buildModulesDepExtension(options: ModulesDepOptions): Promise<ModulesDepExtension> {
+  const { quirks, workDir } = options;
+  const modPath = kernelModulesPath(quirks);
+  await mkdir(workDir, { recursive: true });
+  const {
+    tree,
+    modulesRoot,
+    kernelVersion: kver,
+  } = (await options.base) ??
+  (await extractBaseModules({
+    baseInitramfs: options.baseInitramfs,
+    quirks,
+    workDir,
+    ...(options.signal ? { signal: options.signal } : {}),
+  }));
 
   const links = new Map<string, string>();
   for (const { rootfs: extRoot, name } of options.sources) {
@@ -163,7 +210,7 @@ export async function buildModulesDepExtension(options: ModulesDepOptions): Prom
     if (!entry.isFile() || !entry.name.startsWith("modules.")) continue;
     await rename(join(modulesRoot, kver, entry.name), join(dest, entry.name));
   }
-  await rm(tree, { recursive: true, force: true });
+  // The rest of the base tree goes with the work directory: not on the build's critical path.
 
   return {
     rootfs,

@@ -17,7 +17,7 @@ import { cpioChunks, entriesFromListing, walkTree } from "../formats/cpio.js";
 import { transform } from "../tools/transform.js";
 import { stageEarlyFiles } from "./early-files.js";
 import { extensionsYaml, type ExtensionLayer } from "./extensions-yaml.js";
-import { buildModulesDepExtension, providesKernelModules } from "./kernel-modules.js";
+import { buildModulesDepExtension, providesKernelModules, type BaseModules } from "./kernel-modules.js";
 import { makeSquashfs, type XattrLabels } from "./squashfs.js";
 
 /** An extracted extension image: a directory holding `manifest.yaml` and `rootfs/`. */
@@ -42,6 +42,11 @@ export interface RebuildInitramfsOptions {
   sourceDateEpoch: number;
   /** Progress lines (upstream's `Printf`). */
   log?: (line: string) => void;
+  /**
+   * The base initramfs's kernel modules, extracted ahead by the caller (outside `workDir`) once
+   * it knew an extension ships modules; used when one does.
+   */
+  baseModules?: Promise<BaseModules | undefined>;
   signal?: AbortSignal;
 }
 
@@ -78,13 +83,13 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
     const named = options.extensions.map((e, i) => ({ ...e, name: String(i) }));
     named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-    const layers: Layer[] = [];
-    for (const e of named) {
-      const ext = await loadExtension(e.dir).catch((err: unknown) => {
-        throw rewrap(err, `error loading extension ${e.name}`);
-      });
-      layers.push({ name: e.name, rootfs: ext.rootfs, manifest: ext.manifest, labels: e.labels });
-    }
+    // Loaded side by side; the first failure in layer order is the one reported.
+    const loads = await Promise.allSettled(named.map((e) => loadExtension(e.dir)));
+    const layers: Layer[] = named.map((e, i) => {
+      const r = loads[i]!;
+      if (r.status === "rejected") throw rewrap(r.reason, `error loading extension ${e.name}`);
+      return { name: e.name, rootfs: r.value.rootfs, manifest: r.value.manifest, labels: e.labels };
+    });
     log("validating system extensions");
     for (const l of layers) {
       if (quirks.version === undefined) continue;
@@ -95,11 +100,15 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
       }
     }
 
+    const provides = await Promise.allSettled(
+      layers.map((l) => providesKernelModules(l.rootfs, quirks, l.manifest.metadata.name)),
+    );
     const moduleSources: { rootfs: string; name: string }[] = [];
-    for (const l of layers) {
-      if (await providesKernelModules(l.rootfs, quirks, l.manifest.metadata.name))
-        moduleSources.push({ rootfs: l.rootfs, name: l.manifest.metadata.name });
-    }
+    layers.forEach((l, i) => {
+      const r = provides[i]!;
+      if (r.status === "rejected") throw r.reason;
+      if (r.value) moduleSources.push({ rootfs: l.rootfs, name: l.manifest.metadata.name });
+    });
     // The modules.dep layer (zstd, unsquashfs, depmod) only reads the extension trees: it runs
     // while the extension layers are compressed, and its own layer is compressed last.
     let depLayer: Promise<Layer | undefined> = Promise.resolve(undefined);
@@ -110,6 +119,7 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
         sources: moduleSources,
         quirks,
         workDir: join(workDir, "ext-modules"),
+        ...(options.baseModules ? { base: options.baseModules } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       }).then((dep) => ({
         name: "modules.dep",
@@ -130,10 +140,12 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
     // staged and runs alongside the next ones (independent outputs, same bytes).
     const squashes: Promise<void>[] = [];
     const out: ExtensionLayer[] = [];
-    const compress = async (l: Layer): Promise<void> => {
+    const compress = async (l: Layer, background: boolean): Promise<void> => {
       const exclude = await stageEarlyFiles(l.rootfs, staging, quirks, l.manifest.metadata.name);
       const image = `${l.name}.sqsh`;
       const done = makeSquashfs({
+        // While the modules.dep chain runs, it is the critical path: the layers yield to it.
+        background,
         source: l.rootfs,
         output: join(staging, image),
         quirks,
@@ -151,11 +163,11 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
     };
     let failure: { error: unknown } | undefined;
     try {
-      for (const l of layers) await compress(l);
+      for (const l of layers) await compress(l, moduleSources.length > 0);
       const dep = await depLayer;
       if (dep !== undefined) {
         layers.push(dep);
-        await compress(dep);
+        await compress(dep, false);
       }
     } catch (error) {
       failure = { error };

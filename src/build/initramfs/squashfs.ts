@@ -21,6 +21,8 @@ export interface SquashfsOptions {
   /** File holding the exclude list (required when `exclude` is non-empty). */
   excludeListPath?: string;
   labels?: XattrLabels;
+  /** At a lower CPU priority: a layer the build's critical path does not wait for yet. */
+  background?: boolean;
   /** Called with a warning when labels cannot be stored by this mksquashfs. */
   warn?: (message: string) => void;
   signal?: AbortSignal;
@@ -76,6 +78,7 @@ export async function makeSquashfs(options: SquashfsOptions): Promise<void> {
     // mksquashfs refuses -all-time/-mkfs-time while SOURCE_DATE_EPOCH is set
     unsetEnv: ["SOURCE_DATE_EPOCH"],
     timeoutMs: 20 * 60 * 1000,
+    ...(options.background ? { background: true } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
 }

@@ -16,6 +16,7 @@ import { Quirks } from "../../profile/quirks.js";
 import { cloneProfile, type ContainerAsset, type OutputKind, type Profile } from "../../profile/model.js";
 import type { EnrollKeys } from "../disk/boot-staging.js";
 import { loadExtension } from "../extensions/manifest.js";
+import { extractBaseModules, providesKernelModules, type BaseModules } from "../initramfs/kernel-modules.js";
 import { embeddedConfigExtensionTar, writeEmbeddedConfigExtension } from "../initramfs/virtual-extensions.js";
 import { buildTimestamp } from "../formats/pe/source-date-epoch.js";
 import { extraUkiProfiles } from "../formats/pe/uki-sections.js";
@@ -231,31 +232,69 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
   // Each extension is resolved in order (progress lines as upstream prints them); the private
   // copies of cached trees are independent and made side by side.
   const loading: Promise<RebuildExtension>[] = [];
+  const early: { base?: Promise<BaseModules | undefined> } = {};
   try {
-    await startExtensionCopies(ctx, exts, stage, loading);
-  } catch (e) {
-    // Nothing may still be copying into the work directory when the caller removes it.
-    await Promise.allSettled(loading);
-    throw e;
+    try {
+      await startExtensionCopies(ctx, exts, stage, loading, early);
+    } catch (e) {
+      // Nothing may still be copying into the work directory when the caller removes it.
+      await Promise.allSettled(loading);
+      throw e;
+    }
+    const settled = await Promise.allSettled(loading);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
+    const extensions = settled.map((r) => (r as PromiseFulfilledResult<RebuildExtension>).value);
+    const out = join(ctx.work, "initramfs.xz");
+    await ctx.stages.rebuildInitramfs({
+      initramfs: await base(),
+      extensions,
+      version: profile.version ?? "",
+      arch: profile.arch ?? "",
+      out,
+      workDir: join(ctx.work, "initramfs-work"),
+      sourceDateEpoch: ctx.epoch,
+      ...(early.base ? { baseModules: early.base } : {}),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      progress: (d) => progress(reporter, stage, d),
+    });
+    reporter.report({ message: "initramfs ready", status: "succeeded" });
+    return out;
+  } finally {
+    // No tool may still be extracting into the work directory once this returns.
+    await early.base?.catch(() => undefined);
   }
-  const settled = await Promise.allSettled(loading);
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failed !== undefined) throw failed.reason;
-  const extensions = settled.map((r) => (r as PromiseFulfilledResult<RebuildExtension>).value);
-  const out = join(ctx.work, "initramfs.xz");
-  await ctx.stages.rebuildInitramfs({
-    initramfs: await base(),
-    extensions,
-    version: profile.version ?? "",
-    arch: profile.arch ?? "",
-    out,
-    workDir: join(ctx.work, "initramfs-work"),
-    sourceDateEpoch: ctx.epoch,
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-    progress: (d) => progress(reporter, stage, d),
+}
+
+/**
+ * Starts extracting the base initramfs's kernel modules as soon as the resolved (cached) trees
+ * show an extension that ships modules: the modules.dep chain (decompress, unsquashfs, depmod) is
+ * the longest path of the rebuild, and this part of it needs nothing from the extensions.
+ */
+function startBaseModules(
+  ctx: Ctx,
+  resolving: readonly (Promise<ExtensionInput> | undefined)[],
+): Promise<BaseModules | undefined> {
+  const quirks = new Quirks(ctx.profile.version ?? "");
+  const checks: Promise<boolean>[] = resolving.map(async (r) => {
+    const ext = await r;
+    if (ext === undefined) return false;
+    return providesKernelModules(ext.extension.rootfs, quirks, ext.extension.manifest.metadata.name);
   });
-  reporter.report({ message: "initramfs ready", status: "succeeded" });
-  return out;
+  return Promise.all(checks).then(async (provides) => {
+    if (!provides.includes(true)) return undefined;
+    const baseInitramfs = await resolveFilePath(
+      ctx.inputs.release,
+      ctx.profile.input?.initramfs?.path,
+      "initramfs",
+    );
+    return extractBaseModules({
+      baseInitramfs,
+      quirks,
+      workDir: join(ctx.work, "base-modules"),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+  });
 }
 
 /** Resolves the extensions (side by side) and starts their private copies in order (onto `loading`). */
@@ -264,6 +303,7 @@ async function startExtensionCopies(
   exts: readonly ContainerAsset[],
   stage: string,
   loading: Promise<RebuildExtension>[],
+  early: { base?: Promise<BaseModules | undefined> },
 ): Promise<void> {
   const { inputs } = ctx;
   const embedded = (a: ContainerAsset): boolean =>
@@ -273,6 +313,9 @@ async function startExtensionCopies(
   // progress lines and the first error reported are those of resolving them in turn.
   const resolving = exts.map((a) => (embedded(a) ? undefined : inputs.release.extension(a)));
   for (const r of resolving) r?.catch(() => undefined);
+  // Awaited by the rebuild when it needs the modules; settled before the work directory goes.
+  early.base = startBaseModules(ctx, resolving);
+  early.base.catch(() => undefined);
   try {
     await copyInOrder(ctx, exts, stage, loading, resolving);
   } catch (e) {

@@ -27,6 +27,7 @@ export async function rebuildInitramfsStage(req: InitramfsRebuildRequest): Promi
     output: req.out,
     sourceDateEpoch: req.sourceDateEpoch,
     log: req.progress,
+    ...(req.baseModules ? { baseModules: req.baseModules } : {}),
     ...(req.signal ? { signal: req.signal } : {}),
   });
 }

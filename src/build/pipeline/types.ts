@@ -5,6 +5,7 @@
  */
 import type { EnrollKeys } from "../disk/boot-staging.js";
 import type { LoadedExtension } from "../extensions/manifest.js";
+import type { BaseModules } from "../initramfs/kernel-modules.js";
 import type { XattrLabels } from "../initramfs/squashfs.js";
 import type { Reporter } from "../reporter/reporter.js";
 import type { Profile, SDBootEnrollKeys } from "../../profile/model.js";
@@ -55,6 +56,8 @@ export interface InitramfsRebuildRequest {
   /** Scratch directory owned by the stage. */
   workDir: string;
   sourceDateEpoch: number;
+  /** The base initramfs's kernel modules tree, extracted ahead (see `extractBaseModules`). */
+  baseModules?: Promise<BaseModules | undefined>;
   signal?: AbortSignal;
   progress: Progress;
 }

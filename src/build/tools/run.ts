@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { BootforgeError, type ErrorKind } from "../../errors/index.js";
+import { toolSlot } from "./concurrency.js";
 import { launcher, launcherEnabled, type LaunchExit } from "./launcher.js";
 import { requireTool, type ToolName } from "./registry.js";
 
@@ -35,6 +36,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Error kind when the program fails (default `io`). */
   errorKind?: ErrorKind;
+  /**
+   * Run at a lower CPU priority (`nice -n 10`): work that runs beside the build's critical path
+   * and must not slow it down on a machine with few cores.
+   */
+  background?: boolean;
 }
 
 export interface RunResult {
@@ -42,6 +48,8 @@ export interface RunResult {
   stdout: Buffer;
   stderr: string;
 }
+
+const NICE = "/usr/bin/nice";
 
 /** Default limit of one tool run (and of a `runSequence`). */
 export const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
@@ -55,13 +63,31 @@ export async function run(
   options: RunOptions = {},
 ): Promise<RunResult> {
   const path = requireTool(tool);
+  const release = await toolSlot();
+  try {
+    if (options.background === true)
+      return await runNow(tool, NICE, ["-n", "10", path, ...args], args, options);
+    return await runNow(tool, path, args, args, options);
+  } finally {
+    release();
+  }
+}
+
+/** Runs `path argv…`; errors name `tool` and quote `args` (what the caller asked for). */
+async function runNow(
+  tool: ToolName,
+  path: string,
+  argv: readonly string[],
+  args: readonly string[],
+  options: RunOptions,
+): Promise<RunResult> {
   const { stdin, stdout: toStream, ...rest } = options;
   if (launcherEnabled() && toStream === undefined && !isStream(stdin)) {
-    const r = await runLaunched(path, args, { ...rest, ...(stdin !== undefined ? { stdin } : {}) });
+    const r = await runLaunched(path, argv, { ...rest, ...(stdin !== undefined ? { stdin } : {}) });
     if (r.failure !== undefined) throw failure(tool, args, options, r.failure, r.stderr, r.cause);
     return { stdout: r.stdout, stderr: r.stderr };
   }
-  const child = spawn(path, args, {
+  const child = spawn(path, argv, {
     cwd: options.cwd,
     env: childEnv(options),
     stdio: ["pipe", "pipe", "pipe"],

@@ -6,6 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { BootforgeError, type ErrorKind } from "../../errors/index.js";
+import { toolSlot } from "./concurrency.js";
 import { launcherEnabled, shellQuote as quote } from "./launcher.js";
 import { requireTool, type ToolName } from "./registry.js";
 import { childEnv, DEFAULT_TIMEOUT_MS, runLaunched, STDERR_LIMIT, stderrTail } from "./run.js";
@@ -63,9 +64,14 @@ export async function runSequence(
   };
   if (options.signal?.aborted) throw fail(`${describe(0)} was aborted`, "", options.signal.reason);
 
-  const { stderr, status, stopped } = launcherEnabled()
-    ? await viaLauncher(script, options)
-    : await viaSpawn(script, options);
+  const release = await toolSlot();
+  let ran: SequenceRun;
+  try {
+    ran = launcherEnabled() ? await viaLauncher(script, options) : await viaSpawn(script, options);
+  } finally {
+    release();
+  }
+  const { stderr, status, stopped } = ran;
   const failed = new RegExp(`^${MARK} (\\d+) (\\d+)$`, "m").exec(stderr);
   const step = failed ? Number(failed[1]) : 0;
   if (stopped !== undefined) {
