@@ -205,11 +205,11 @@ export async function buildModulesDepExtension(options: ModulesDepOptions): Prom
     await mkdir(cur, { recursive: true });
     await chmod(cur, 0o755);
   }
-  for (const entry of await readdir(join(modulesRoot, kver), { withFileTypes: true })) {
-    // Regular files only (upstream's rule): a symlink named modules.* is never carried over.
-    if (!entry.isFile() || !entry.name.startsWith("modules.")) continue;
-    await rename(join(modulesRoot, kver, entry.name), join(dest, entry.name));
-  }
+  // Regular files only (upstream's rule): a symlink named modules.* is never carried over.
+  const indexes = (await readdir(join(modulesRoot, kver), { withFileTypes: true })).filter(
+    (e) => e.isFile() && e.name.startsWith("modules."),
+  );
+  await Promise.all(indexes.map((e) => rename(join(modulesRoot, kver, e.name), join(dest, e.name))));
   // The rest of the base tree goes with the work directory: not on the build's critical path.
 
   return {

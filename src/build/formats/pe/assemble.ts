@@ -192,26 +192,32 @@ export async function assemblePe(opts: AssembleOptions, outPath: string): Promis
     throw ioError(`cannot create ${outPath}: ${(e as Error).message}`, { cause: e });
   });
   try {
-    await out.write(head, 0, head.length, 0);
-    for (const p of placed) {
-      const chunks =
-        "stubOffset" in p.from
-          ? stubRange(opts.stub, p.from.stubOffset, p.sizeOfRawData)
-          : sourceChunks(p.from.source);
-      let written = 0;
-      for await (const chunk of chunks) {
-        if (written + chunk.length > p.sizeOfRawData)
-          throw ioError(`section ${p.name} grew while being written`);
-        await out.write(chunk, 0, chunk.length, p.pointerToRawData + written);
-        written += chunk.length;
-      }
-      if ("source" in p.from && written !== p.virtualSize)
-        throw ioError(`section ${p.name} changed size while being written`);
-      if (written < p.sizeOfRawData) {
-        const pad = Buffer.alloc(p.sizeOfRawData - written);
-        await out.write(pad, 0, pad.length, p.pointerToRawData + written);
-      }
-    }
+    // Every section has its own place in the file: written side by side (the kernel and the
+    // initramfs are most of a UKI), the first failure in section order reported once all stop.
+    const writes = await Promise.allSettled([
+      out.write(head, 0, head.length, 0),
+      ...placed.map(async (p) => {
+        const chunks =
+          "stubOffset" in p.from
+            ? stubRange(opts.stub, p.from.stubOffset, p.sizeOfRawData)
+            : sourceChunks(p.from.source);
+        let written = 0;
+        for await (const chunk of chunks) {
+          if (written + chunk.length > p.sizeOfRawData)
+            throw ioError(`section ${p.name} grew while being written`);
+          await out.write(chunk, 0, chunk.length, p.pointerToRawData + written);
+          written += chunk.length;
+        }
+        if ("source" in p.from && written !== p.virtualSize)
+          throw ioError(`section ${p.name} changed size while being written`);
+        if (written < p.sizeOfRawData) {
+          const pad = Buffer.alloc(p.sizeOfRawData - written);
+          await out.write(pad, 0, pad.length, p.pointerToRawData + written);
+        }
+      }),
+    ]);
+    const failed = writes.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
   } finally {
     await out.close();
   }
