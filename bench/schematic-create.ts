@@ -14,6 +14,7 @@
  *   node --import tsx bench/schematic-create.ts [--profile] [--tsx]   (BENCH_WRK_SECONDS=10)
  */
 import { execFile, spawn } from "node:child_process";
+import { createReadStream } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -116,14 +117,29 @@ async function wrk(url: string, script: string, pid: number): Promise<Wrk> {
   };
 }
 
+/** Lines and bytes of a file, read in chunks. */
+async function countLines(path: string): Promise<{ lines: number; bytes: number }> {
+  let lines = 0;
+  let bytes = 0;
+  for await (const chunk of createReadStream(path)) {
+    const b = chunk as Buffer;
+    bytes += b.length;
+    for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) lines++;
+  }
+  return { lines, bytes };
+}
+
 const work = await mkdtemp(join(tmpdir(), "bootforge-bench-schematic-"));
 const profile = process.argv.includes("--profile");
 const profDir = join(work, "prof");
 // Compiled like `npm run build` (a deployment runs that); `--tsx` runs the sources through tsx.
 const viaTsx = process.argv.includes("--tsx");
+// The factory logs every request as `image-factory serve` does (JSON lines, info level), to a file.
+const logFile = join(work, "requests.log");
 const f = await spawnFactory({
   storage: join(work, "factory"),
   release: await fixtureRelease(),
+  log: logFile,
   nodeArgs: profile ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [],
   ...(viaTsx ? {} : { compiled: await compileForBench("test/reliability/child-factory.ts") }),
 });
@@ -179,6 +195,7 @@ try {
   const ours2 = await wrk(`${f.url}/schematics`, mix, f.pid);
   const decoded = await wrk(`${f.url}/schematics`, wide, f.pid);
   const unique = await wrk(`${f.url}/schematics`, fresh, f.pid);
+  const logged = await countLines(logFile);
   const best = (a: Wrk, b: Wrk) => (a.rps >= b.rps ? a : b);
   const o = best(ours, ours2);
   const p = best(peer, peer2);
@@ -194,7 +211,9 @@ try {
       `2000 schematics in rotation (each decoded, none new): ${decoded.rps.toFixed(0)} req/s ` +
       `p99 ${decoded.p99.toFixed(2)} ms, ${cpu(decoded)}; new schematic per request: ` +
       `${unique.rps.toFixed(0)} req/s p99 ${unique.p99.toFixed(2)} ms (${unique.errors}), ${cpu(unique)}; ` +
-      `factory ${viaTsx ? "from src via tsx" : "compiled with tsc"}; target ratio ≥ 0.6, p99 < 10 ms`,
+      `factory ${viaTsx ? "from src via tsx" : "compiled with tsc"}, every request logged as a JSON ` +
+      `line like \`image-factory serve\` (${logged.lines} lines, ${(logged.bytes / 2 ** 20).toFixed(0)} MiB); ` +
+      `target ratio ≥ 0.6, p99 < 10 ms`,
   );
   console.error(`# machine: ${machine()}`);
 } finally {

@@ -13,6 +13,7 @@ import { Command, CommanderError } from "commander";
 import { BootforgeError, exitCodeOf, isBootforgeError } from "../errors/index.js";
 import { configFromEnv, configFromFile, resolveConfig, type ResolvedConfig } from "../factory/config.js";
 import { createFactory } from "../factory/factory.js";
+import { batchedLines } from "../factory/log-lines.js";
 import { jsonLogger } from "../factory/logger.js";
 import { listen } from "../factory/server.js";
 import type * as Fixtures from "../../fixtures/index.js";
@@ -127,7 +128,9 @@ async function serveCommand(flags: ServeFlags): Promise<void> {
     if (!cs.disabled && cs.publicKeyFile === undefined)
       config = { ...config, containerSignature: { ...cs, publicKeyFile: demo.publicKey } };
   }
-  const factory = await createFactory(config, { logger: jsonLogger((l) => process.stdout.write(l)) });
+  const factory = await createFactory(config, {
+    logger: jsonLogger(batchedLines((t) => void process.stdout.write(t))),
+  });
   const server = await listen(factory.app, config.http.listen);
   log(`image-factory: serving at ${server.url} (external URL ${config.http.externalURL})`);
   log(`  try: curl -X POST --data-binary 'customization: {}' ${server.url}/schematics`);

@@ -43,13 +43,13 @@ export function withFastPaths(app: FactoryApp, next: RequestListener, enabled = 
   const fast = fastPaths.get(app);
   if (fast === undefined || !enabled) return next;
   return (incoming, outgoing) => {
-    const handler = fast.match(incoming);
-    if (handler === undefined) {
+    const route = fast.match(incoming);
+    if (route === undefined) {
       void next(incoming, outgoing);
       return;
     }
-    // `serve` answers errors itself; what is left is a socket that failed under us.
-    fast.serve(handler, incoming, outgoing).catch(() => outgoing.destroy());
+    // `serve` answers errors itself, the route's and the body's.
+    fast.serve(route, incoming, outgoing);
   };
 }
 

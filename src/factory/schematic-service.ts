@@ -67,19 +67,31 @@ function parseUpstreamErrors(body: string | Uint8Array): Schematic {
   }
 }
 
-/** Bodies up to this size key the body cache by their own bytes (cheaper than hashing them). */
-const BODY_KEY_INLINE = 4096;
+/** Bodies up to this size are hashed here (FNV-1a); larger ones by sha1 in native code. */
+const BODY_HASH_INLINE = 4096;
 
-/**
- * The body cache key: the bytes themselves when small, else their sha256. Strings and bytes are
- * keyed apart, as the decoder reads them through different paths.
- */
-function bodyKey(body: string | Uint8Array, size: number): string {
-  if (typeof body === "string")
-    return size <= BODY_KEY_INLINE ? `s:${body}` : `S:${hash("sha256", body, "base64")}`;
-  if (size <= BODY_KEY_INLINE)
-    return `b:${Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("latin1")}`;
-  return `B:${hash("sha256", body, "base64")}`;
+/** A remembered create body and what it decoded to. */
+interface BodyEntry {
+  hash: number;
+  /** The body's bytes, compared in full on a hash match; strings and bytes are kept apart, as the decoder reads them through different paths. */
+  bytes: Buffer;
+  text: boolean;
+  stored: StoredSchematic;
+  /** Asked for since it last came up for eviction (second chance). */
+  used: boolean;
+}
+
+function bodyBytes(body: string | Uint8Array): Buffer {
+  return typeof body === "string"
+    ? Buffer.from(body, "utf8")
+    : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+function bodyHash(bytes: Buffer): number {
+  if (bytes.length > BODY_HASH_INLINE) return hash("sha1", bytes, "buffer").readUInt32LE(0);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return h >>> 0;
 }
 
 /** Creates and reads schematics. */
@@ -87,8 +99,10 @@ export class SchematicService {
   readonly #store: SchematicStore;
   readonly #metrics: FactoryMetrics;
   readonly #cache = new Map<string, StoredSchematic>();
-  /** A create body (see `bodyKey`) → what it decoded to, least recently used first. */
-  readonly #byBody = new Map<string, StoredSchematic>();
+  /** Create bodies by hash (see `bodyHash`), each hash's entries in a short list. */
+  readonly #byBody = new Map<number, BodyEntry[]>();
+  /** The same entries, oldest first: evicted with a second chance for those used since. */
+  #bodyOrder: BodyEntry[] = [];
 
   constructor(store: SchematicStore, metrics: FactoryMetrics) {
     this.#store = store;
@@ -101,17 +115,11 @@ export class SchematicService {
     if (size > MAX_SCHEMATIC_BYTES) {
       throw new BootforgeError("too-large", `schematic is larger than ${MAX_SCHEMATIC_BYTES} bytes`);
     }
-    // Decoding (YAML parse, strict checks, canonical YAML, ID) is most of a create's CPU, and the
-    // common call repeats a body seen before: the same bytes always decode to the same schematic.
-    const key = bodyKey(body, size);
-    const seen = this.#byBody.get(key);
-    // Only while the ID is in the ID cache, so storage is consulted exactly when it was before.
-    if (seen !== undefined && this.#cache.has(seen.id)) {
-      this.#byBody.delete(key);
-      this.#byBody.set(key, seen);
-      this.#metrics.schematicDuplicate.inc();
-      return seen;
-    }
+    const bytes = bodyBytes(body);
+    const text = typeof body === "string";
+    const h = bodyHash(bytes);
+    const seen = this.#knownBody(h, bytes, text);
+    if (seen !== undefined) return seen;
     const schematic = parseUpstreamErrors(body);
     const canonical = canonicalSchematic(schematic);
     const id = idOfCanonical(canonical);
@@ -123,8 +131,34 @@ export class SchematicService {
       this.#metrics.schematicCreate.inc();
     }
     this.#remember(entry);
-    this.#rememberBody(key, entry);
+    this.#rememberBody({ hash: h, bytes: Buffer.from(bytes), text, stored: entry, used: false });
     return entry;
+  }
+
+  /**
+   * `create` for a body seen before, synchronously: the stored schematic, or undefined when the
+   * body has to be decoded (or storage consulted) first.
+   */
+  known(body: Uint8Array): StoredSchematic | undefined {
+    if (body.length > MAX_SCHEMATIC_BYTES) return undefined;
+    const bytes = bodyBytes(body);
+    return this.#knownBody(bodyHash(bytes), bytes, false);
+  }
+
+  // Decoding (YAML parse, strict checks, canonical YAML, ID) is most of a create's CPU, and the
+  // common call repeats a body seen before: the same bytes always decode to the same schematic.
+  // Only while the ID is in the ID cache, so storage is consulted exactly when it was before.
+  #knownBody(h: number, bytes: Buffer, text: boolean): StoredSchematic | undefined {
+    const entries = this.#byBody.get(h);
+    if (entries === undefined) return undefined;
+    for (const e of entries) {
+      if (e.text !== text || !e.bytes.equals(bytes)) continue;
+      if (!this.#cache.has(e.stored.id)) return undefined;
+      e.used = true;
+      this.#metrics.schematicDuplicate.inc();
+      return e.stored;
+    }
+    return undefined;
   }
 
   /** The schematic with this ID, or undefined (also for anything that is not a sha256 hex ID). */
@@ -146,13 +180,30 @@ export class SchematicService {
     return entry;
   }
 
-  #rememberBody(key: string, e: StoredSchematic): void {
-    this.#byBody.delete(key);
-    if (this.#byBody.size >= BODY_CACHE_LIMIT) {
-      const oldest = this.#byBody.keys().next().value;
-      if (oldest !== undefined) this.#byBody.delete(oldest);
+  #rememberBody(e: BodyEntry): void {
+    const same = this.#byBody.get(e.hash)?.find((x) => x.text === e.text && x.bytes.equals(e.bytes));
+    if (same !== undefined) {
+      // Seen before, but its ID had left the ID cache: the entry now points at the fresh one.
+      same.stored = e.stored;
+      same.used = true;
+      return;
     }
-    this.#byBody.set(key, e);
+    while (this.#bodyOrder.length >= BODY_CACHE_LIMIT) {
+      const oldest = this.#bodyOrder.shift()!;
+      if (oldest.used) {
+        oldest.used = false;
+        this.#bodyOrder.push(oldest);
+        continue;
+      }
+      const list = this.#byBody.get(oldest.hash)!;
+      const rest = list.filter((x) => x !== oldest);
+      if (rest.length === 0) this.#byBody.delete(oldest.hash);
+      else this.#byBody.set(oldest.hash, rest);
+    }
+    const list = this.#byBody.get(e.hash);
+    if (list === undefined) this.#byBody.set(e.hash, [e]);
+    else list.push(e);
+    this.#bodyOrder.push(e);
   }
 
   #remember(e: StoredSchematic): void {

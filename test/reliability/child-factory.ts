@@ -5,17 +5,20 @@
  * land in the middle of a build; every build start and finish is appended to `--journal`.
  *
  *   node --import tsx test/reliability/child-factory.ts --storage <dir> --release <layout> \
- *     [--uki-mib 8] [--chunk-ms 100] [--journal <file>]
+ *     [--uki-mib 8] [--chunk-ms 100] [--journal <file>] [--log <file>]
  *
- * Prints `READY <url>` on stdout once listening; exits on SIGTERM.
+ * `--log` appends the JSON request log there as `image-factory serve` writes it to stdout
+ * (default: no log). Prints `READY <url>` on stdout once listening; exits on SIGTERM.
  */
-import { appendFileSync, createWriteStream } from "node:fs";
+import { appendFileSync, createWriteStream, openSync, writeSync } from "node:fs";
 import { once } from "node:events";
 import { parseArgs } from "node:util";
 import type { AssetPipeline, PipelineInput } from "../../src/factory/build/asset-builder.js";
 import { FIXTURE_PUBLIC_KEY } from "../../fixtures/index.js";
 import { resolveConfig } from "../../src/factory/config.js";
 import { createFactory } from "../../src/factory/factory.js";
+import { batchedLines } from "../../src/factory/log-lines.js";
+import { jsonLogger } from "../../src/factory/logger.js";
 import { listen } from "../../src/factory/server.js";
 import type { OutputKind } from "../../src/profile/index.js";
 import { ukiChunk, ukiSeed } from "./slow-uki.js";
@@ -57,6 +60,7 @@ const { values } = parseArgs({
     "uki-mib": { type: "string", default: "8" },
     "chunk-ms": { type: "string", default: "100" },
     journal: { type: "string" },
+    log: { type: "string" },
   },
 });
 if (values.storage === undefined || values.release === undefined) {
@@ -73,7 +77,11 @@ const config = resolveConfig({
   build: { maxConcurrency: 2, maxQueue: 64 },
 });
 const pipeline = new SlowUkiPipeline(Number(values["uki-mib"]), Number(values["chunk-ms"]), values.journal);
-const factory = await createFactory(config, { pipeline });
+const logFd = values.log === undefined ? undefined : openSync(values.log, "a");
+const factory = await createFactory(config, {
+  pipeline,
+  ...(logFd === undefined ? {} : { logger: jsonLogger(batchedLines((t) => writeSync(logFd, t))) }),
+});
 const server = await listen(factory.app, "127.0.0.1:0");
 process.stdout.write(`READY ${server.url}\n`);
 process.once("SIGTERM", () => void server.close(1000).then(() => process.exit(0)));

@@ -16,6 +16,8 @@ export interface ChildOptions {
   ukiMib?: number;
   chunkMs?: number;
   journal?: string;
+  /** Where the child appends its JSON request log (as `image-factory serve` logs; default none). */
+  log?: string;
   /** RLIMIT_FSIZE in KiB (`ulimit -f`): writes past it fail with EFBIG instead of filling a disk. */
   fileSizeKiB?: number;
   /** Extra Node options for the child (e.g. `--cpu-prof`). */
@@ -55,6 +57,7 @@ export async function spawnFactory(o: ChildOptions): Promise<ChildFactory> {
     "--chunk-ms",
     String(o.chunkMs ?? 100),
     ...(o.journal ? ["--journal", o.journal] : []),
+    ...(o.log ? ["--log", o.log] : []),
   ];
   // bash sets the limit and ignores SIGXFSZ (ignored dispositions survive exec), so an oversized
   // write returns EFBIG to Node instead of killing it: the rootless stand-in for a full disk.

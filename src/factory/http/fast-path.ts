@@ -15,13 +15,23 @@ import { REQUEST_ID, serverHeader } from "./request-context.js";
 
 /** What a fast route answers: status, its own headers (lower-case names) and a text body. */
 export interface FastReply {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
 }
 
-/** A fast route's handler: everything it needs is on the Node request. */
-export type FastHandler = (incoming: IncomingMessage) => Promise<FastReply>;
+/**
+ * A fast route: it reads the request body (up to a limit), then answers. `known` answers from
+ * memory, synchronously, when it can — a repeated request then costs no promise and no await
+ * between the last body byte and the response; otherwise `answer` does the work.
+ */
+export interface FastRoute {
+  /** The most body bytes accepted; a larger body is `tooLarge()`'s error (HTTP 413). */
+  limit: number;
+  tooLarge: () => Error;
+  known?: (body: Buffer) => FastReply | undefined;
+  answer: (body: Buffer) => Promise<FastReply>;
+}
 
 /** One finished request, as the access log records it (both paths report the same fields). */
 export interface RequestRecord {
@@ -37,8 +47,8 @@ export type RequestObserver = (r: RequestRecord) => void;
 
 /** Per-app registry of fast routes and what their responses must carry. */
 export class FastPaths {
-  /** Method → URL → handler. */
-  readonly #routes = new Map<string, Map<string, FastHandler>>();
+  /** Method → URL → route. */
+  readonly #routes = new Map<string, Map<string, FastRoute>>();
   readonly #plans = new WeakMap<Record<string, string>, [Plan | undefined, Plan | undefined]>();
   readonly #observers: RequestObserver[] = [];
   readonly #server: string;
@@ -51,11 +61,11 @@ export class FastPaths {
     this.#server = serverHeader(serverVersion);
   }
 
-  /** Answers `method url` (exact URL, no query) with `handler` instead of Hono. */
-  add(method: string, url: string, handler: FastHandler): void {
+  /** Answers `method url` (exact URL, no query) with `route` instead of Hono. */
+  add(method: string, url: string, route: FastRoute): void {
     let byUrl = this.#routes.get(method);
-    if (byUrl === undefined) this.#routes.set(method, (byUrl = new Map<string, FastHandler>()));
-    byUrl.set(url, handler);
+    if (byUrl === undefined) this.#routes.set(method, (byUrl = new Map<string, FastRoute>()));
+    byUrl.set(url, route);
   }
 
   /** Adds an observer of finished fast-path requests. */
@@ -63,33 +73,38 @@ export class FastPaths {
     this.#observers.push(o);
   }
 
-  /** The handler for this request, if a fast route takes it. */
-  match(incoming: IncomingMessage): FastHandler | undefined {
+  /** The route for this request, if a fast route takes it. */
+  match(incoming: IncomingMessage): FastRoute | undefined {
     return this.#routes.get(incoming.method ?? "")?.get(incoming.url ?? "");
   }
 
-  /** Runs `handler` and writes its reply (or the error response) with every cross-cutting header. */
-  async serve(handler: FastHandler, incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
-    const started = performance.now();
-    // Node joins repeated headers with ", " as `Headers.get` does, so both paths see one string.
-    const given = incoming.headers["x-request-id"];
-    const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
-    let reply: FastReply;
-    try {
-      reply = await handler(incoming);
-    } catch (e) {
-      reply = await replyOf(errorResponse(e, this.log));
-    }
-    const seconds = (performance.now() - started) / 1000;
+  /** Reads the body, answers through `route` (or with the error response) with every cross-cutting header. */
+  serve(route: FastRoute, incoming: IncomingMessage, outgoing: ServerResponse): void {
+    new Exchange(this, route, incoming, outgoing).start();
+  }
+
+  /** Records and writes a finished exchange. */
+  finish(reply: FastReply, ex: Exchange): void {
+    const seconds = (performance.now() - ex.started) / 1000;
     for (const o of this.#observers)
       o({
-        method: incoming.method ?? "",
-        path: incoming.url ?? "",
+        method: ex.incoming.method ?? "",
+        path: ex.incoming.url ?? "",
         status: reply.status,
         seconds,
-        requestId: id,
+        requestId: ex.id,
       });
-    this.#write(reply, id, incoming, outgoing);
+    try {
+      this.#write(reply, ex.id, ex.incoming, ex.outgoing);
+    } catch {
+      // What is left is a socket that failed under us.
+      ex.outgoing.destroy();
+    }
+  }
+
+  /** The error response for `e`, then `finish`. */
+  fail(e: unknown, ex: Exchange): void {
+    void replyOf(errorResponse(e, this.log)).then((r) => this.finish(r, ex));
   }
 
   /**
@@ -136,6 +151,98 @@ export class FastPaths {
     for (const k of Object.keys(all).sort()) plan.push(k, all[k]!);
     pair[cors ? 1 : 0] = plan;
     return plan;
+  }
+}
+
+/**
+ * One request on a fast route: collects the body (as @hono/node-server's path would refuse it:
+ * declared or actual size over the limit is a 413, a connection closed early is an error), then
+ * answers from memory or through the route's promise. Listeners are prototype methods, bound
+ * once per request.
+ */
+class Exchange {
+  readonly started = performance.now();
+  readonly id: string;
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #done = false;
+
+  constructor(
+    readonly paths: FastPaths,
+    readonly route: FastRoute,
+    readonly incoming: IncomingMessage,
+    readonly outgoing: ServerResponse,
+  ) {
+    // Node joins repeated headers with ", " as `Headers.get` does, so both paths see one string.
+    const given = incoming.headers["x-request-id"];
+    this.id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+  }
+
+  start(): void {
+    const { incoming, route } = this;
+    const declared = Number(incoming.headers["content-length"] ?? "NaN");
+    if (Number.isFinite(declared) && declared > route.limit) return this.#fail(route.tooLarge());
+    if (incoming.readableEnded) return this.#answer(Buffer.alloc(0));
+    // A message destroyed before we got here will emit nothing more: fail now instead of hanging.
+    if (incoming.destroyed) {
+      return this.#fail(incoming.errored ?? new Error("client closed the connection before the body ended"));
+    }
+    incoming.on("data", this.#onData);
+    incoming.on("end", this.#onEnd);
+    incoming.on("error", this.#onError);
+    incoming.on("close", this.#onClose);
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    if (this.#done) return;
+    this.#size += chunk.length;
+    if (this.#size > this.route.limit) {
+      // Stop reading; the rest is drained after the response, as for an unread Web body.
+      this.incoming.pause();
+      this.#fail(this.route.tooLarge());
+      return;
+    }
+    this.#chunks.push(chunk);
+  };
+
+  readonly #onEnd = (): void => {
+    if (this.#done) return;
+    const c = this.#chunks;
+    this.#answer(c.length === 1 ? c[0]! : Buffer.concat(c, this.#size));
+  };
+
+  readonly #onError = (e: Error): void => {
+    if (!this.#done) this.#fail(e);
+  };
+
+  readonly #onClose = (): void => {
+    if (!this.#done) this.#fail(new Error("client closed the connection before the body ended"));
+  };
+
+  #answer(body: Buffer): void {
+    this.#done = true;
+    this.#chunks = [];
+    let reply: FastReply | undefined;
+    try {
+      reply = this.route.known?.(body);
+    } catch (e) {
+      this.paths.fail(e, this);
+      return;
+    }
+    if (reply !== undefined) {
+      this.paths.finish(reply, this);
+      return;
+    }
+    this.route.answer(body).then(
+      (r) => this.paths.finish(r, this),
+      (e: unknown) => this.paths.fail(e, this),
+    );
+  }
+
+  #fail(e: unknown): void {
+    this.#done = true;
+    this.#chunks = [];
+    this.paths.fail(e, this);
   }
 }
 

@@ -38,17 +38,6 @@ export async function readBodyLimited(
   return Buffer.concat(chunks);
 }
 
-/** {@link readBodyLimited} for a request that came straight from `node:http` (fast routes). */
-export function readIncomingLimited(
-  incoming: IncomingMessage,
-  limit: number,
-  tooLarge: () => Error,
-): Promise<Buffer> {
-  const declared = Number(incoming.headers["content-length"] ?? "NaN");
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge());
-  return readIncoming(incoming, limit, tooLarge);
-}
-
 /**
  * Collects `incoming` up to `limit` bytes. Over the limit it stops reading (the rest is drained
  * by @hono/node-server after the response, as for an unread Web body) and rejects.
