@@ -36,6 +36,7 @@ const MAX_DEPTH = 4;
 export async function readSmallBlob(src: ImageSource, desc: Descriptor, limit = MAX_CONFIG): Promise<Buffer> {
   if (desc.size > limit)
     throw new BootforgeError("too-large", `blob ${desc.digest} is ${desc.size} bytes (limit ${limit})`);
+  if (src.smallBlob !== undefined) return src.smallBlob(desc);
   const chunks: Buffer[] = [];
   for await (const c of await src.blob(desc)) chunks.push(c as Buffer);
   const bytes = Buffer.concat(chunks);

@@ -36,15 +36,23 @@ class LayoutReader implements ImageSource {
     this.description = description;
   }
 
-  /** The layout's top-level index (index.json). */
+  /** index.json as last read and parsed (a release layout's is read for every image resolved). */
+  #indexMemo: { bytes: Buffer; index: ImageIndex } | undefined;
+
+  /** The layout's top-level index (index.json); each caller gets its own `manifests` array. */
   async index(): Promise<ImageIndex> {
     const bytes = await this.files.read("index.json");
     if (!bytes)
       throw new BootforgeError("invalid-input", `${this.description} is not an OCI layout (no index.json)`);
-    const parsed = parseManifest(bytes, MediaTypes.ociIndex);
-    if (parsed.kind !== "index")
-      throw new BootforgeError("invalid-input", `${this.description}: index.json is not an index`);
-    return parsed.index;
+    let memo = this.#indexMemo;
+    if (memo === undefined || !memo.bytes.equals(bytes)) {
+      const parsed = parseManifest(bytes, MediaTypes.ociIndex);
+      if (parsed.kind !== "index")
+        throw new BootforgeError("invalid-input", `${this.description}: index.json is not an index`);
+      memo = { bytes, index: parsed.index };
+      this.#indexMemo = memo;
+    }
+    return { ...memo.index, manifests: [...memo.index.manifests] };
   }
 
   /** Names of the images in the layout (their ref.name annotations). */
@@ -96,6 +104,17 @@ class LayoutReader implements ImageSource {
     verifyBytes(bytes, desc.digest, `${this.description}: manifest ${desc.digest}`, "io");
     const mediaType = parseManifest(bytes, desc.mediaType).mediaType;
     return { bytes, mediaType, digest: desc.digest };
+  }
+
+  /** A small blob (config, signature payload) in one read, verified. */
+  async smallBlob(desc: Pick<Descriptor, "digest" | "size">): Promise<Buffer> {
+    const bytes = await this.files.read(blobPath(desc.digest));
+    const what = `${this.description}: blob ${desc.digest}`;
+    if (!bytes) throw new BootforgeError("not-found", `${what} is missing`);
+    if (bytes.length !== desc.size)
+      throw new BootforgeError("io", `${what} is ${bytes.length} bytes, expected ${desc.size}`);
+    verifyBytes(bytes, desc.digest, what, "io");
+    return bytes;
   }
 
   async blob(desc: Pick<Descriptor, "digest" | "size">): Promise<Readable> {

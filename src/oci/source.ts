@@ -20,6 +20,8 @@ export interface ImageSource {
   manifest(desc: Pick<Descriptor, "digest"> & Partial<Descriptor>): Promise<ManifestData>;
   /** A blob as a verified stream (size and digest checked at the end). */
   blob(desc: Pick<Descriptor, "digest" | "size">): Promise<Readable>;
+  /** A small blob, whole and verified, where the source can do it in one read (local layouts). */
+  smallBlob?(desc: Pick<Descriptor, "digest" | "size">): Promise<Buffer>;
 }
 
 /** Options for writing a manifest into a sink. */
