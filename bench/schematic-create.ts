@@ -3,7 +3,9 @@
  * a bare `node:http` server answering the same requests with a constant — target ratio ≥ 0.6,
  * p99 < 10 ms. The headline mix rotates through 32 distinct schematics of realistic shapes
  * (extensions, kernel arguments, META, overlay; 60–500 bytes), all known to the factory after the
- * first round: the "what is my ID" call of many clients. Reported separately: 2000 distinct
+ * first round: the "what is my ID" call of many clients. The factory logs every request as a JSON
+ * line to a file, as `image-factory serve` logs to stdout (upstream logs every request too); the
+ * same factory without the log is reported beside it. Reported separately: 2000 distinct
  * schematics in rotation (more than the factory's body cache, so every request is decoded, but
  * none is new), and a new schematic per request (every one a durable, fsynced write).
  *
@@ -143,6 +145,12 @@ const f = await spawnFactory({
   nodeArgs: profile ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [],
   ...(viaTsx ? {} : { compiled: await compileForBench("test/reliability/child-factory.ts") }),
 });
+// The same factory without a request log: what the log costs.
+const quiet = await spawnFactory({
+  storage: join(work, "factory-quiet"),
+  release: await fixtureRelease(),
+  ...(viaTsx ? {} : { compiled: await compileForBench("test/reliability/child-factory.ts") }),
+});
 const port = await freePort();
 // The peer: the least a node:http server can do for this request (read the body, answer 201).
 const bare = spawn(
@@ -188,17 +196,24 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   }
   // Warm-up: every body of the mix once, so the measured runs see known schematics.
-  for (let i = 0; i < 32; i++) await fetch(`${f.url}/schematics`, { method: "POST", body: schematic(i) });
+  for (let i = 0; i < 32; i++) {
+    await fetch(`${f.url}/schematics`, { method: "POST", body: schematic(i) });
+    await fetch(`${quiet.url}/schematics`, { method: "POST", body: schematic(i) });
+  }
   const peer = await wrk(`http://127.0.0.1:${port}/schematics`, mix, bare.pid!);
   const ours = await wrk(`${f.url}/schematics`, mix, f.pid);
   const peer2 = await wrk(`http://127.0.0.1:${port}/schematics`, mix, bare.pid!);
   const ours2 = await wrk(`${f.url}/schematics`, mix, f.pid);
+  const unlogged = await wrk(`${quiet.url}/schematics`, mix, quiet.pid);
+  const peer3 = await wrk(`http://127.0.0.1:${port}/schematics`, mix, bare.pid!);
+  const unlogged2 = await wrk(`${quiet.url}/schematics`, mix, quiet.pid);
   const decoded = await wrk(`${f.url}/schematics`, wide, f.pid);
   const unique = await wrk(`${f.url}/schematics`, fresh, f.pid);
   const logged = await countLines(logFile);
   const best = (a: Wrk, b: Wrk) => (a.rps >= b.rps ? a : b);
   const o = best(ours, ours2);
   const p = best(peer, peer2);
+  const u = best(unlogged, unlogged2);
   const cpu = (w: Wrk) =>
     `${w.cpuUs.toFixed(1)} µs CPU/req (user ${w.userUs.toFixed(1)}, sys ${(w.cpuUs - w.userUs).toFixed(1)})`;
   report(
@@ -208,6 +223,8 @@ try {
       `bootforge ${o.rps.toFixed(0)} req/s p50 ${o.p50.toFixed(2)} ms p99 ${o.p99.toFixed(2)} ms ` +
       `(${o.errors}), ${cpu(o)}; bare node:http ${p.rps.toFixed(0)} req/s p99 ${p.p99.toFixed(2)} ms, ` +
       `${cpu(p)}; CPU ratio (bare/bootforge) ${(p.cpuUs / o.cpuUs).toFixed(2)}; ` +
+      `without the request log (best of 2): ${u.rps.toFixed(0)} req/s = ratio ` +
+      `${(u.rps / best(p, peer3).rps).toFixed(2)} against the best bare run, p99 ${u.p99.toFixed(2)} ms, ${cpu(u)}; ` +
       `2000 schematics in rotation (each decoded, none new): ${decoded.rps.toFixed(0)} req/s ` +
       `p99 ${decoded.p99.toFixed(2)} ms, ${cpu(decoded)}; new schematic per request: ` +
       `${unique.rps.toFixed(0)} req/s p99 ${unique.p99.toFixed(2)} ms (${unique.errors}), ${cpu(unique)}; ` +
@@ -219,6 +236,7 @@ try {
 } finally {
   bare.kill("SIGTERM");
   await f.stop();
+  await quiet.stop();
   if (profile) await summarizeProfile(profDir);
   await rm(work, { recursive: true, force: true });
 }
