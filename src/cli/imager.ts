@@ -1,6 +1,6 @@
 /** The `imager` command line: upstream-compatible flags over the profile resolver and the build pipeline. */
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { constants as osConstants, homedir } from "node:os";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { build as buildAssets } from "../build/pipeline/index.js";
@@ -72,8 +72,37 @@ async function build(run: ImagerRun): Promise<void> {
   const { profile, flags, options } = run;
   const release = releaseFor(profile.version ?? "", profile.arch ?? "", flags, options);
   const reporter = new ConsoleReporter(process.stderr);
-  await buildAssets(profile, { release, keysDir: options.keysDir }, { outDir: flags.output, reporter });
-  if (flags.tarToStdout) await writeTarGz(flags.output, process.stdout);
+  // Ctrl-C or SIGTERM stops the build cleanly: running tools are killed (they are not in the
+  // terminal's process group) and the scratch directory is removed. A second signal kills.
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => stop.abort(new Interrupted(signal));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    await buildAssets(
+      profile,
+      { release, keysDir: options.keysDir },
+      { outDir: flags.output, reporter, signal: stop.signal },
+    );
+    if (flags.tarToStdout) await writeTarGz(flags.output, process.stdout);
+  } catch (e) {
+    if (stop.signal.aborted) throw stop.signal.reason as Interrupted;
+    throw e;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+/** The build was stopped by a signal: exit 128 + its number, as a shell reports it. */
+class Interrupted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}`);
+  }
+
+  get exitCode(): number {
+    return 128 + (osConstants.signals[this.signal] ?? 0);
+  }
 }
 
 /**
@@ -311,6 +340,11 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await build({ profile, flags, options });
   } catch (e) {
+    if (e instanceof Interrupted) {
+      process.stderr.write(`${e.message}\n`);
+      process.exitCode = e.exitCode;
+      return;
+    }
     // The reporter already printed the cause as the last console line (upstream prints it twice).
     if (!isBootforgeError(e)) process.stderr.write(`${String(e)}\n`);
     process.exitCode = exitCodeOf(e);
