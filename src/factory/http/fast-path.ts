@@ -112,7 +112,7 @@ export class FastPaths {
    * and `X-Request-ID`, in the sorted order a `Headers` object iterates them, then Content-Length.
    */
   #write(reply: FastReply, id: string, incoming: IncomingMessage, outgoing: ServerResponse): void {
-    const origin = this.allowOrigin(incoming.headers.origin);
+    const origin = this.allowOrigin(rawHeader(incoming.rawHeaders, "origin"));
     const plan = this.#plan(reply.headers, origin !== undefined);
     const raw: (string | number)[] = [];
     for (let i = 0; i < plan.length; i += 2) {
@@ -174,13 +174,13 @@ class Exchange {
     readonly outgoing: ServerResponse,
   ) {
     // Node joins repeated headers with ", " as `Headers.get` does, so both paths see one string.
-    const given = incoming.headers["x-request-id"];
+    const given = rawHeader(incoming.rawHeaders, "x-request-id");
     this.id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
   }
 
   start(): void {
     const { incoming, route } = this;
-    const declared = Number(incoming.headers["content-length"] ?? "NaN");
+    const declared = Number(rawHeader(incoming.rawHeaders, "content-length") ?? "NaN");
     if (Number.isFinite(declared) && declared > route.limit) return this.#fail(route.tooLarge());
     if (incoming.readableEnded) return this.#answer(Buffer.alloc(0));
     // A message destroyed before we got here will emit nothing more: fail now instead of hanging.
@@ -244,6 +244,22 @@ class Exchange {
     this.#chunks = [];
     this.paths.fail(e, this);
   }
+}
+
+/**
+ * A request header from Node's raw list, repeated values joined with ", " as `incoming.headers`
+ * joins them (origin, x-request-id; a repeated content-length never gets past Node's parser).
+ * Reading the raw list leaves Node's lazily built `headers` object unbuilt: the fast path
+ * needs three headers, the object costs every one.
+ */
+export function rawHeader(raw: readonly string[], lowerName: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== lowerName.length || name.toLowerCase() !== lowerName) continue;
+    value = value === undefined ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`;
+  }
+  return value;
 }
 
 /** Header names and values alternating; a value may be a per-request slot. */
