@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -189,4 +189,24 @@ test("an idle launcher does not keep the process alive", () => {
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^XZ_VERSION=/);
   assert.ok(performance.now() - t < 30_000);
+});
+
+test("finished programs leave no zombies behind (a long-running factory would run out of PIDs)", async () => {
+  for (let i = 0; i < 60; i++) await runLaunched("/bin/true", [], {});
+  await Promise.all(Array.from({ length: 20 }, () => runLaunched("/bin/true", [], {})));
+  const shell = launcher().pid!;
+  let left: string[] = [];
+  for (let attempt = 0; attempt < 50; attempt++) {
+    left = [];
+    for (const entry of await readdir("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      const fields = (await readFile(`/proc/${entry}/stat`, "utf8").catch(() => ""))
+        .replace(/^.*\) /s, "")
+        .split(" ");
+      if (Number(fields[1]) === shell) left.push(`${entry} ${fields[0]}`);
+    }
+    if (left.length === 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.deepEqual(left, [], "children of the launcher shell");
 });

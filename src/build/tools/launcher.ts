@@ -59,6 +59,10 @@ export const shellQuote = (s: string): string => `'${s.replaceAll("'", "'\\''")}
 
 interface Job {
   pid: number | undefined;
+  /** The watcher subshell's PID (`W` line), to reap it once it has reported. */
+  watcher: number | undefined;
+  /** Whether the `E` line came (the job's promise is settled). */
+  exited: boolean;
   killWanted: boolean;
   newGroup: boolean;
   resolve: (e: LaunchExit) => void;
@@ -125,7 +129,15 @@ class LauncherShell {
       resolve = res;
       reject = rej;
     });
-    const job: Job = { pid: undefined, killWanted: false, newGroup: spec.newGroup === true, resolve, reject };
+    const job: Job = {
+      pid: undefined,
+      watcher: undefined,
+      exited: false,
+      killWanted: false,
+      newGroup: spec.newGroup === true,
+      resolve,
+      reject,
+    };
     if (this.#dead !== undefined) {
       reject(this.#dead);
     } else {
@@ -182,26 +194,42 @@ class LauncherShell {
       `wait $!`,
       `echo "E ${id} $?"`,
     );
-    return `(\n${parts.join("\n")}\n) &\n`;
+    return `(\n${parts.join("\n")}\n) &\necho "W ${id} $!"\n`;
   }
 
   #read(chunk: string): void {
     const lines = (this.#partial + chunk).split("\n");
     this.#partial = lines.pop()!;
     for (const line of lines) {
-      const m = /^([SE]) (\d+) (\d+)$/.exec(line);
+      const m = /^([SEW]) (\d+) (\d+)$/.exec(line);
       if (m === null) continue;
-      const job = this.#jobs.get(Number(m[2]));
+      const id = Number(m[2]);
+      const job = this.#jobs.get(id);
       if (job === undefined) continue;
+      const n = Number(m[3]);
       if (m[1] === "S") {
-        job.pid = Number(m[3]);
+        job.pid = n;
         if (job.killWanted) signalJob(job);
-      } else {
-        this.#jobs.delete(Number(m[2]));
-        job.resolve(exitOfStatus(Number(m[3])));
-        if (this.#jobs.size === 0) this.#idle();
+        continue;
       }
+      if (m[1] === "W") job.watcher = n;
+      else {
+        job.exited = true;
+        job.resolve(exitOfStatus(n));
+      }
+      if (job.exited && job.watcher !== undefined) this.#reap(id, job.watcher);
     }
+  }
+
+  /**
+   * A non-interactive shell never collects its finished background jobs: without an explicit
+   * `wait` each watcher would stay a zombie, and a long-running factory would run out of PIDs.
+   * The watcher has reported and is exiting, so the wait is immediate.
+   */
+  #reap(id: number, watcher: number): void {
+    this.#jobs.delete(id);
+    this.#child.stdin!.write(`wait ${watcher}\n`);
+    if (this.#jobs.size === 0) this.#idle();
   }
 
   #die(e: Error): void {
@@ -238,7 +266,8 @@ function refOf(stream: unknown): { ref(): void; unref(): void } | undefined {
 }
 
 function signalJob(job: Job): void {
-  if (!job.killWanted || job.pid === undefined) return;
+  // Once reported, the program has been reaped and its PID may already belong to another.
+  if (!job.killWanted || job.pid === undefined || job.exited) return;
   try {
     process.kill(job.newGroup ? -job.pid : job.pid, "SIGKILL");
   } catch {
