@@ -210,3 +210,19 @@ test("finished programs leave no zombies behind (a long-running factory would ru
   }
   assert.deepEqual(left, [], "children of the launcher shell");
 });
+
+test("without a usable temp directory programs are spawned directly, and still run", () => {
+  // Set after the imports: the TypeScript loader keeps its own cache in the temp directory.
+  const script =
+    `import { run } from "./src/build/tools/run.ts";` +
+    `import { launcherEnabled } from "./src/build/tools/launcher.ts";` +
+    `process.env.TMPDIR = "/dev/null/bootforge-launcher-test";` +
+    `const r = await run("xz", ["--robot", "--version"]);` +
+    `console.log(launcherEnabled(), r.stdout.toString().split("\\n")[0]);`;
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^false XZ_VERSION=/);
+});

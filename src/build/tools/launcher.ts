@@ -17,7 +17,7 @@
  * callers stop them with `kill()` (SIGKILL).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants as fsConstants, mkdtempSync, rmSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -278,12 +278,38 @@ function signalJob(job: Job): void {
 let shell: LauncherShell | undefined;
 let exitHook = false;
 
+/** Why the launcher cannot be used in this process (no shell, no setsid, no temp dir), once seen. */
+let unavailable: string | undefined;
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Whether programs go through the launcher: on unless `BOOTFORGE_TOOL_LAUNCHER=0`, and only
- * where `/bin/sh` and `setsid` exist (Linux); otherwise callers spawn directly.
+ * Whether programs go through the launcher: on unless `BOOTFORGE_TOOL_LAUNCHER=0`, on Linux,
+ * where `/bin/sh` and `setsid` exist and the launcher could be started (its stdio directory is
+ * made in the temp dir); otherwise callers spawn directly, as before the launcher existed.
  */
 export function launcherEnabled(): boolean {
-  return process.env.BOOTFORGE_TOOL_LAUNCHER !== "0" && process.platform === "linux";
+  if (process.env.BOOTFORGE_TOOL_LAUNCHER === "0" || process.platform !== "linux") return false;
+  if (unavailable !== undefined) return false;
+  if (shell !== undefined && !shell.dead) return true;
+  if (!executable("/bin/sh") || !executable(SETSID)) {
+    unavailable = `no /bin/sh or ${SETSID}`;
+    return false;
+  }
+  try {
+    launcher();
+    return true;
+  } catch (e) {
+    unavailable = (e as Error).message;
+    return false;
+  }
 }
 
 /** The process's launcher shell (started on first use, restarted if it died). */
