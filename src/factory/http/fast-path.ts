@@ -11,6 +11,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { EXPOSED_HEADERS, type AllowOrigin } from "./cors.js";
 import { errorResponse } from "./plain-error.js";
+import { collectIncoming } from "./read-body.js";
 import { REQUEST_ID, serverHeader } from "./request-context.js";
 
 /** What a fast route answers: status, its own headers (lower-case names) and a text body. */
@@ -157,15 +158,11 @@ export class FastPaths {
 /**
  * One request on a fast route: collects the body (as @hono/node-server's path would refuse it:
  * declared or actual size over the limit is a 413, a connection closed early is an error), then
- * answers from memory or through the route's promise. Listeners are prototype methods, bound
- * once per request.
+ * answers from memory or through the route's promise.
  */
 class Exchange {
   readonly started = performance.now();
   readonly id: string;
-  #chunks: Buffer[] = [];
-  #size = 0;
-  #done = false;
 
   constructor(
     readonly paths: FastPaths,
@@ -182,46 +179,16 @@ class Exchange {
     const { incoming, route } = this;
     const declared = Number(rawHeader(incoming.rawHeaders, "content-length") ?? "NaN");
     if (Number.isFinite(declared) && declared > route.limit) return this.#fail(route.tooLarge());
-    if (incoming.readableEnded) return this.#answer(Buffer.alloc(0));
-    // A message destroyed before we got here will emit nothing more: fail now instead of hanging.
-    if (incoming.destroyed) {
-      return this.#fail(incoming.errored ?? new Error("client closed the connection before the body ended"));
-    }
-    incoming.on("data", this.#onData);
-    incoming.on("end", this.#onEnd);
-    incoming.on("error", this.#onError);
-    incoming.on("close", this.#onClose);
+    collectIncoming(
+      incoming,
+      route.limit,
+      route.tooLarge,
+      (body) => this.#answer(body),
+      (e) => this.#fail(e),
+    );
   }
 
-  readonly #onData = (chunk: Buffer): void => {
-    if (this.#done) return;
-    this.#size += chunk.length;
-    if (this.#size > this.route.limit) {
-      // Stop reading; the rest is drained after the response, as for an unread Web body.
-      this.incoming.pause();
-      this.#fail(this.route.tooLarge());
-      return;
-    }
-    this.#chunks.push(chunk);
-  };
-
-  readonly #onEnd = (): void => {
-    if (this.#done) return;
-    const c = this.#chunks;
-    this.#answer(c.length === 1 ? c[0]! : Buffer.concat(c, this.#size));
-  };
-
-  readonly #onError = (e: Error): void => {
-    if (!this.#done) this.#fail(e);
-  };
-
-  readonly #onClose = (): void => {
-    if (!this.#done) this.#fail(new Error("client closed the connection before the body ended"));
-  };
-
   #answer(body: Buffer): void {
-    this.#done = true;
-    this.#chunks = [];
     let reply: FastReply | undefined;
     try {
       reply = this.route.known?.(body);
@@ -240,8 +207,6 @@ class Exchange {
   }
 
   #fail(e: unknown): void {
-    this.#done = true;
-    this.#chunks = [];
     this.paths.fail(e, this);
   }
 }

@@ -6,7 +6,7 @@ import type { FastReply } from "../http/fast-path.js";
 import { plainError } from "../http/plain-error.js";
 import type { StoredSchematic } from "../schematic-service.js";
 import type { FactoryServices } from "../services.js";
-import { readBodyLimited } from "./read-body.js";
+import { readBodyLimited } from "../http/read-body.js";
 
 const JSON_TYPE = { "content-type": "application/json" };
 // The message readBodyLimited gives, made without a per-request closure.

@@ -38,25 +38,36 @@ export async function readBodyLimited(
   return Buffer.concat(chunks);
 }
 
-/**
- * Collects `incoming` up to `limit` bytes. Over the limit it stops reading (the rest is drained
- * by @hono/node-server after the response, as for an unread Web body) and rejects.
- */
+/** {@link collectIncoming} as a promise. */
 function readIncoming(incoming: IncomingMessage, limit: number, tooLarge: () => Error): Promise<Buffer> {
-  if (incoming.readableEnded) return Promise.resolve(Buffer.alloc(0));
-  // A message destroyed before we got here will emit nothing more: fail now instead of hanging.
-  if (incoming.destroyed) {
-    return Promise.reject(
-      incoming.errored ?? new Error("client closed the connection before the body ended"),
-    );
-  }
-  return new Promise<Buffer>((resolve, reject) => {
-    new BodyCollector(incoming, limit, tooLarge, resolve, reject).start();
-  });
+  return new Promise<Buffer>((resolve, reject) =>
+    collectIncoming(incoming, limit, tooLarge, resolve, reject),
+  );
 }
 
 /**
- * The listeners of {@link readIncoming} as bound prototype methods rather than per-call arrow
+ * Collects `incoming` up to `limit` bytes, then calls `done` with them, or `failed` once: over
+ * the limit it stops reading (the rest is drained after the response, as @hono/node-server drains
+ * an unread Web body) with `tooLarge()`; an error or a connection closed early fails too.
+ * Callbacks rather than a promise, so the fast path can answer in the body's `end` event.
+ */
+export function collectIncoming(
+  incoming: IncomingMessage,
+  limit: number,
+  tooLarge: () => Error,
+  done: (body: Buffer) => void,
+  failed: (e: unknown) => void,
+): void {
+  if (incoming.readableEnded) return done(Buffer.alloc(0));
+  // A message destroyed before we got here will emit nothing more: fail now instead of hanging.
+  if (incoming.destroyed) {
+    return failed(incoming.errored ?? new Error("client closed the connection before the body ended"));
+  }
+  new BodyCollector(incoming, limit, tooLarge, done, failed).start();
+}
+
+/**
+ * The listeners of {@link collectIncoming} as bound prototype methods rather than per-call arrow
  * functions: this runs for every create, and named closures cost more than they look (tsx's
  * keep-names helper redefines each one's `name`).
  */
