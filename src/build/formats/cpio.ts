@@ -271,6 +271,13 @@ interface WalkState {
 }
 
 /** Walks newc archives in `r` until input ends or the visitor stops; returns at a non-cpio byte. */
+/** Numeric field `i` of a newc header read as latin1 text (13 eight-digit hex fields after the magic). */
+function newcField(header: string, i: number): number {
+  const v = Number.parseInt(header.slice(6 + i * 8, 14 + i * 8), 16);
+  if (Number.isNaN(v)) throw invalidInput("cpio: malformed newc header");
+  return v;
+}
+
 async function walkArchives(
   r: ByteReader,
   compression: Compression,
@@ -281,11 +288,7 @@ async function walkArchives(
     await r.fill(6);
     if (r.peek(6).toString("latin1") !== NEWC_MAGIC) return;
     const h = (await r.take(HEADER_SIZE)).toString("latin1");
-    const field = (i: number): number => {
-      const v = Number.parseInt(h.slice(6 + i * 8, 14 + i * 8), 16);
-      if (Number.isNaN(v)) throw invalidInput("cpio: malformed newc header");
-      return v;
-    };
+    const field = (i: number): number => newcField(h, i);
     const namesize = field(11);
     const size = field(6);
     const name = (await r.take(namesize)).toString("utf8").replace(/\0+$/, "");
@@ -594,8 +597,6 @@ export async function locateCpioMember(
   return { path: plain, ...found };
 }
 
-const NEWC_HEADER = 110;
-
 /**
  * Walks the headers of concatenated plain newc archives (zero padding between them) for the
  * regular file `name`: its data offset and size; undefined when absent; null when the file holds
@@ -618,18 +619,13 @@ async function findInPlainCpio(
         if (ahead.length === 0) break;
         continue;
       }
-      const h = await w.bytes(pos, NEWC_HEADER);
-      if (h.length < NEWC_HEADER || h.toString("latin1", 0, 6) !== NEWC_MAGIC) return null;
-      const field = (i: number): number => {
-        const v = Number.parseInt(h.toString("latin1", 6 + i * 8, 14 + i * 8), 16);
-        if (!Number.isFinite(v)) throw invalidInput(`cpio: ${path}: malformed header at offset ${pos}`);
-        return v;
-      };
-      const mode = field(1);
-      const fileSize = field(6);
-      const nameSize = field(11);
-      const memberName = (await w.bytes(pos + NEWC_HEADER, nameSize)).toString("utf8").replace(/\0$/, "");
-      const data = pos + NEWC_HEADER + nameSize + pad4(NEWC_HEADER + nameSize);
+      const h = (await w.bytes(pos, HEADER_SIZE)).toString("latin1");
+      if (h.length < HEADER_SIZE || !h.startsWith(NEWC_MAGIC)) return null;
+      const mode = newcField(h, 1);
+      const fileSize = newcField(h, 6);
+      const nameSize = newcField(h, 11);
+      const memberName = (await w.bytes(pos + HEADER_SIZE, nameSize)).toString("utf8").replace(/\0+$/, "");
+      const data = pos + HEADER_SIZE + nameSize + pad4(HEADER_SIZE + nameSize);
       if (data + fileSize > size) throw invalidInput(`cpio: ${path}: member ${memberName} runs past the end`);
       if (memberName === name && (mode & 0o170000) === S_IFREG) return { offset: data, size: fileSize };
       pos = data + fileSize + pad4(fileSize);
