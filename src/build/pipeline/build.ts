@@ -220,7 +220,10 @@ function kernelCmdline(profile: Profile, kind: OutputKind, overlayKernelArgs?: r
 /** upstream buildInitramfs: the release initramfs as is, or rebuilt with the system extensions. */
 async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
   const { profile, inputs, reporter } = ctx;
-  const base = () => resolveFilePath(inputs.release, profile.input?.initramfs?.path, "initramfs");
+  // Resolved once: the early kernel-modules extraction and the rebuild both read it.
+  let basePath: Promise<string> | undefined;
+  const base = (): Promise<string> =>
+    (basePath ??= resolveFilePath(inputs.release, profile.input?.initramfs?.path, "initramfs"));
   const exts = profile.input?.systemExtensions ?? [];
   if (exts.length === 0) {
     reporter.report({ message: "skipped initramfs rebuild (no system extensions)", status: "skip" });
@@ -232,7 +235,7 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
   // Each extension is resolved in order (progress lines as upstream prints them); the private
   // copies of cached trees are independent and made side by side.
   const loading: Promise<RebuildExtension>[] = [];
-  const early: { base?: Promise<BaseModules | undefined> } = {};
+  const early: EarlyBase = { initramfs: base };
   try {
     try {
       await startExtensionCopies(ctx, exts, stage, loading, early);
@@ -266,6 +269,12 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
   }
 }
 
+/** The base initramfs (resolved once) and its kernel modules, extracted ahead when needed. */
+interface EarlyBase {
+  initramfs: () => Promise<string>;
+  base?: Promise<BaseModules | undefined>;
+}
+
 /**
  * Starts extracting the base initramfs's kernel modules as soon as the resolved (cached) trees
  * show an extension that ships modules: the modules.dep chain (decompress, unsquashfs, depmod) is
@@ -274,6 +283,7 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
 function startBaseModules(
   ctx: Ctx,
   resolving: readonly (Promise<ExtensionInput> | undefined)[],
+  initramfs: () => Promise<string>,
 ): Promise<BaseModules | undefined> {
   const quirks = new Quirks(ctx.profile.version ?? "");
   const checks: Promise<boolean>[] = resolving.map(async (r) => {
@@ -283,13 +293,8 @@ function startBaseModules(
   });
   return Promise.all(checks).then(async (provides) => {
     if (!provides.includes(true)) return undefined;
-    const baseInitramfs = await resolveFilePath(
-      ctx.inputs.release,
-      ctx.profile.input?.initramfs?.path,
-      "initramfs",
-    );
     return extractBaseModules({
-      baseInitramfs,
+      baseInitramfs: await initramfs(),
       quirks,
       workDir: join(ctx.work, "base-modules"),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -303,7 +308,7 @@ async function startExtensionCopies(
   exts: readonly ContainerAsset[],
   stage: string,
   loading: Promise<RebuildExtension>[],
-  early: { base?: Promise<BaseModules | undefined> },
+  early: EarlyBase,
 ): Promise<void> {
   const { inputs } = ctx;
   const embedded = (a: ContainerAsset): boolean =>
@@ -314,7 +319,7 @@ async function startExtensionCopies(
   const resolving = exts.map((a) => (embedded(a) ? undefined : inputs.release.extension(a)));
   for (const r of resolving) r?.catch(() => undefined);
   // Awaited by the rebuild when it needs the modules; settled before the work directory goes.
-  early.base = startBaseModules(ctx, resolving);
+  early.base = startBaseModules(ctx, resolving, early.initramfs);
   early.base.catch(() => undefined);
   try {
     await copyInOrder(ctx, exts, stage, loading, resolving);
