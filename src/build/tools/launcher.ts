@@ -175,8 +175,8 @@ class LauncherShell {
       // values it was given, as from spawn, so those two are always set explicitly.
       const inherited = (k: string): string | undefined =>
         k === "PWD" || k === "OLDPWD" ? undefined : this.#env[k];
-      const removed = [...Object.keys(this.#env), "PWD", "OLDPWD"].filter(
-        (k, i, all) => spec.env[k] === undefined && all.indexOf(k) === i,
+      const removed = [...new Set([...Object.keys(this.#env), "PWD", "OLDPWD"])].filter(
+        (k) => spec.env[k] === undefined,
       );
       if (removed.length > 0) parts.push(`unset ${removed.join(" ")}`);
       const changed = names.filter((k) => spec.env[k] !== undefined && spec.env[k] !== inherited(k));

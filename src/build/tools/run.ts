@@ -121,12 +121,12 @@ async function runNow(
     io.push(pipeline(options.stdin, child.stdin));
   }
 
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+  const exit = new Promise<LaunchExit>((resolve, reject) => {
     child.once("error", reject);
     child.once("close", (code, signal) => resolve({ code, signal }));
   });
 
-  let status: { code: number | null; signal: NodeJS.Signals | null };
+  let status: LaunchExit;
   try {
     [status] = await Promise.all([exit, ...io.map((p) => p.catch((e: unknown) => e))]);
   } catch (e) {

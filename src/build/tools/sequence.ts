@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { BootforgeError, type ErrorKind } from "../../errors/index.js";
 import { toolSlot } from "./concurrency.js";
-import { launcherEnabled, shellQuote as quote } from "./launcher.js";
+import { launcherEnabled, shellQuote as quote, type LaunchExit } from "./launcher.js";
 import { requireTool, type ToolName } from "./registry.js";
 import { childEnv, DEFAULT_TIMEOUT_MS, runLaunched, STDERR_LIMIT, stderrTail } from "./run.js";
 
@@ -90,7 +90,7 @@ export async function runSequence(
 
 interface SequenceRun {
   stderr: string;
-  status: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  status: LaunchExit | undefined;
   /** "was aborted" or "was killed (timeout)" when the sequence was stopped. */
   stopped: string | undefined;
 }
@@ -129,12 +129,10 @@ async function viaSpawn(script: string, options: SequenceOptions): Promise<Seque
   options.signal?.addEventListener("abort", onAbort, { once: true });
   const timer = setTimeout(() => kill("was killed (timeout)"), options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   try {
-    const status = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
-      (resolve, reject) => {
-        child.once("error", reject);
-        child.once("close", (code, signal) => resolve({ code, signal }));
-      },
-    );
+    const status = await new Promise<LaunchExit>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("close", (code, signal) => resolve({ code, signal }));
+    });
     return { stderr, status, stopped };
   } catch {
     return { stderr, status: undefined, stopped };
