@@ -7,7 +7,9 @@
  * line to a file, as `image-factory serve` logs to stdout (upstream logs every request too); the
  * same factory without the log is reported beside it. Reported separately: 2000 distinct
  * schematics in rotation (more than the factory's body cache, so every request is decoded, but
- * none is new), and a new schematic per request (every one a durable, fsynced write).
+ * none is new), and a new schematic per request (every one a durable, fsynced write). Also for
+ * reference: the bare server with the write batching Bootforge's fast path uses (each event-loop
+ * turn's responses written at its end), since that alone makes a server cheaper per request.
  *
  * Besides wall-clock req/s (noisy on a shared machine), each server's CPU time per request is
  * read from /proc/<pid>/stat (user + system ticks over the wrk run / requests served): that
@@ -152,18 +154,20 @@ const quiet = await spawnFactory({
   ...(viaTsx ? {} : { compiled: await compileForBench("test/reliability/child-factory.ts") }),
 });
 const port = await freePort();
+const bareCode = (deferred: boolean, listenPort: number) =>
+  `const b=JSON.stringify({id:"0".repeat(64),schematic:"x"})+"\\n";` +
+  `const w=(r)=>{r.writeHead(201,{"Content-Type":"application/json","Content-Length":Buffer.byteLength(b)});r.end(b)};` +
+  // The reference variant writes as Bootforge's fast path does: every response of an event-loop
+  // turn at its end.
+  (deferred ? `let Q=[];const f=()=>{const q=Q;Q=[];for(const r of q)w(r)};` : "") +
+  `require("node:http").createServer((q,r)=>{q.resume();q.on("end",()=>{` +
+  (deferred ? `if(Q.length===0)setImmediate(f);Q.push(r)` : `w(r)`) +
+  `})}).listen(${listenPort},"127.0.0.1")`;
 // The peer: the least a node:http server can do for this request (read the body, answer 201).
-const bare = spawn(
-  process.execPath,
-  [
-    "-e",
-    `const b=JSON.stringify({id:"0".repeat(64),schematic:"x"})+"\\n";` +
-      `require("node:http").createServer((q,r)=>{q.resume();q.on("end",()=>{` +
-      `r.writeHead(201,{"Content-Type":"application/json","Content-Length":Buffer.byteLength(b)});r.end(b)})})` +
-      `.listen(${port},"127.0.0.1")`,
-  ],
-  { stdio: "ignore" },
-);
+const bare = spawn(process.execPath, ["-e", bareCode(false, port)], { stdio: "ignore" });
+// For reference, not the ratio: the same with Bootforge's end-of-turn write batching.
+const batchedPort = await freePort();
+const bareBatched = spawn(process.execPath, ["-e", bareCode(true, batchedPort)], { stdio: "ignore" });
 try {
   const mix = join(work, "mix.lua");
   await writeFile(mix, rotationScript(Array.from({ length: 32 }, (_, i) => schematic(i))));
@@ -185,16 +189,13 @@ try {
       "",
     ].join("\n"),
   );
-  for (let i = 0; i < 50; i++) {
-    if (
-      await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: "x" }).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
+  const up = (p: number) =>
+    fetch(`http://127.0.0.1:${p}/`, { method: "POST", body: "x" }).then(
+      (r) => r.ok,
+      () => false,
+    );
+  for (let i = 0; i < 50 && !((await up(port)) && (await up(batchedPort))); i++)
     await new Promise((r) => setTimeout(r, 100));
-  }
   // Warm-up: every body of the mix once, so the measured runs see known schematics.
   for (let i = 0; i < 32; i++) {
     await fetch(`${f.url}/schematics`, { method: "POST", body: schematic(i) });
@@ -207,6 +208,8 @@ try {
   const unlogged = await wrk(`${quiet.url}/schematics`, mix, quiet.pid);
   const peer3 = await wrk(`http://127.0.0.1:${port}/schematics`, mix, bare.pid!);
   const unlogged2 = await wrk(`${quiet.url}/schematics`, mix, quiet.pid);
+  const batched = await wrk(`http://127.0.0.1:${batchedPort}/schematics`, mix, bareBatched.pid!);
+  const batched2 = await wrk(`http://127.0.0.1:${batchedPort}/schematics`, mix, bareBatched.pid!);
   const decoded = await wrk(`${f.url}/schematics`, wide, f.pid);
   const unique = await wrk(`${f.url}/schematics`, fresh, f.pid);
   const logged = await countLines(logFile);
@@ -214,6 +217,7 @@ try {
   const o = best(ours, ours2);
   const p = best(peer, peer2);
   const u = best(unlogged, unlogged2);
+  const bb = best(batched, batched2);
   const cpu = (w: Wrk) =>
     `${w.cpuUs.toFixed(1)} µs CPU/req (user ${w.userUs.toFixed(1)}, sys ${(w.cpuUs - w.userUs).toFixed(1)})`;
   report(
@@ -225,6 +229,8 @@ try {
       `${cpu(p)}; CPU ratio (bare/bootforge) ${(p.cpuUs / o.cpuUs).toFixed(2)}; ` +
       `without the request log (best of 2): ${u.rps.toFixed(0)} req/s = ratio ` +
       `${(u.rps / best(p, peer3).rps).toFixed(2)} against the best bare run, p99 ${u.p99.toFixed(2)} ms, ${cpu(u)}; ` +
+      `for reference, bare node:http writing each event-loop turn's responses at its end as ` +
+      `Bootforge does: ${bb.rps.toFixed(0)} req/s, ${cpu(bb)} (Bootforge/it ${(o.rps / bb.rps).toFixed(2)}); ` +
       `2000 schematics in rotation (each decoded, none new): ${decoded.rps.toFixed(0)} req/s ` +
       `p99 ${decoded.p99.toFixed(2)} ms, ${cpu(decoded)}; new schematic per request: ` +
       `${unique.rps.toFixed(0)} req/s p99 ${unique.p99.toFixed(2)} ms (${unique.errors}), ${cpu(unique)}; ` +
@@ -235,6 +241,7 @@ try {
   console.error(`# machine: ${machine()}`);
 } finally {
   bare.kill("SIGTERM");
+  bareBatched.kill("SIGTERM");
   await f.stop();
   await quiet.stop();
   if (profile) await summarizeProfile(profDir);

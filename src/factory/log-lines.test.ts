@@ -5,7 +5,7 @@ import { batchedLines } from "./log-lines.js";
 
 test("lines are written together, in order, within the delay", async () => {
   const writes: string[] = [];
-  const out = batchedLines((t) => writes.push(t), 1024, 30);
+  const out = batchedLines((t) => writes.push(t.toString()), 1024, 30);
   const t = performance.now();
   out("a\n");
   out("b\n");
@@ -19,12 +19,30 @@ test("lines are written together, in order, within the delay", async () => {
   assert.deepEqual(writes, ["a\nb\n", "c\n"]);
 });
 
-test("gathering more than the limit writes at once", () => {
+test("a batch never passes the limit: a line that does not fit starts the next one", () => {
   const writes: string[] = [];
-  const out = batchedLines((t) => writes.push(t), 10);
+  const out = batchedLines((t) => writes.push(t.toString()), 16, 60_000);
   out("123456\n");
   out("7890ab\n");
+  assert.deepEqual(writes, [], "14 bytes fit in 16");
+  out("cdefgh\n");
   assert.deepEqual(writes, ["123456\n7890ab\n"]);
+  // Multi-byte text is measured in bytes: "é" is two (7 + 11 > 16).
+  out("ééééé\n");
+  assert.deepEqual(writes, ["123456\n7890ab\n", "cdefgh\n"]);
+  // A line longer than the limit is written on its own, after what was pending.
+  out("a line longer than sixteen bytes\n");
+  assert.deepEqual(writes, ["123456\n7890ab\n", "cdefgh\n", "ééééé\n", "a line longer than sixteen bytes\n"]);
+});
+
+test("every line arrives intact, in order, across many batches", () => {
+  const chunks: Buffer[] = [];
+  const out = batchedLines((t) => chunks.push(t), 100, 60_000);
+  const lines = Array.from({ length: 500 }, (_, i) => `${"ü€x".repeat(i % 17)}${i}\n`);
+  for (const l of lines) out(l);
+  process.emit("exit", 0);
+  assert.ok(chunks.every((c) => c.length <= 100));
+  assert.equal(Buffer.concat(chunks).toString(), lines.join(""));
 });
 
 test("pending lines are written when the process exits", () => {

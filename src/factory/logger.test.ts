@@ -16,6 +16,8 @@ test("a line is exactly JSON.stringify of {time, level, msg, ...fields}", () => 
     { path: '/a"b\\c\n\u2028\u0001', n: -0.5, big: 1e21, nan: NaN, inf: -Infinity },
     { nested: { a: [1, "x", null, undefined, () => 1] }, when: new Date(0), skipped: undefined, fn: () => 1 },
     { 'odd key"': 1, ünicode: "ü", sym: Symbol("s") },
+    { z: -0, tiny: 1e-7, t: true, f: false, edges: " !#[]~", empty: "", del: "\u007f", big: 2n ** 3n > 0n },
+    { quote: 'a"', backslash: "a\\", tab: "a\tb", latin: "é", lone: "\ud800" },
     // Keys the spread places elsewhere: the general path gives JSON.stringify's own order.
     { level: "overridden", extra: 1 },
     { msg: "replaced", time: "also" },

@@ -35,14 +35,38 @@ export function formatLine(
   msg: string,
   fields: Record<string, unknown>,
 ): string {
-  let line = `{"time":"${time}","level":"${level}","msg":${JSON.stringify(msg)}`;
+  let line = `{"time":"${time}","level":"${level}","msg":${jsonValue(msg)}`;
   for (const k in fields) {
     if (!Object.hasOwn(fields, k)) continue;
-    if (SPECIAL_KEY.test(k)) return JSON.stringify({ time, level, msg, ...fields });
-    const v = JSON.stringify(fields[k]);
-    if (v !== undefined) line += `,${JSON.stringify(k)}:${v}`;
+    const key = keyText(k);
+    if (key === undefined) return JSON.stringify({ time, level, msg, ...fields });
+    const v = jsonValue(fields[k]);
+    if (v !== undefined) line += key + v;
   }
   return line + "}";
+}
+
+/** Printable ASCII but `"` and `\`: JSON text of such a string is the string in quotes. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** `JSON.stringify(v)` with the common cases (plain strings, numbers) done without the builtin. */
+function jsonValue(v: unknown): string | undefined {
+  if (typeof v === "string") return PLAIN.test(v) ? `"${v}"` : JSON.stringify(v);
+  if (typeof v === "number") return Number.isFinite(v) ? String(v) : "null";
+  return JSON.stringify(v);
+}
+
+/** `,"key":` per field name (a handful of names, each encoded once); undefined for special keys. */
+const keyTexts = new Map<string, string | null>();
+const KEY_CACHE_LIMIT = 1024;
+
+function keyText(k: string): string | undefined {
+  let t = keyTexts.get(k);
+  if (t === undefined) {
+    t = SPECIAL_KEY.test(k) ? null : `,${JSON.stringify(k)}:`;
+    if (keyTexts.size < KEY_CACHE_LIMIT) keyTexts.set(k, t);
+  }
+  return t ?? undefined;
 }
 
 /** Writes JSON lines to `out` for levels at or above `min`. */

@@ -89,17 +89,25 @@ export class Histogram implements Metric {
 
   /** Records one observation (seconds, bytes, ...). */
   observe(value: number, labels: Labels = {}): void {
+    this.series(labels)(value);
+  }
+
+  /** The observer of one label set: callers that observe the same labels often keep it. */
+  series(labels: Labels): (value: number) => void {
     const key = seriesKey(labels);
     let s = this.#series.get(key);
     if (!s) {
       s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
       this.#series.set(key, s);
     }
+    const series = s;
     const buckets = this.buckets;
     const counts = s.counts;
-    for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]!) counts[i]!++;
-    s.sum += value;
-    s.count++;
+    return (value) => {
+      for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]!) counts[i]!++;
+      series.sum += value;
+      series.count++;
+    };
   }
 
   render(): string {

@@ -26,11 +26,20 @@ export function accessLog(logger: Logger, metrics: FactoryMetrics): RouteModule 
 
 /** One log line and one metric observation per finished request. */
 function recorder(logger: Logger, metrics: FactoryMetrics): (r: RequestRecord) => void {
+  // Busy traffic repeats one path and status: the last metric series is kept for the next.
+  let lastPath = "";
+  let lastStatus = -1;
+  let lastSeries: (seconds: number) => void = () => undefined;
   return (r) => {
-    // The first path segment names the feature without unbounded label values.
-    const slash = r.path.indexOf("/", 1);
-    const route = slash < 0 ? r.path : r.path.slice(0, slash);
-    metrics.requests.observe(r.seconds, { handler: route || "/", code: String(r.status) });
+    if (r.path !== lastPath || r.status !== lastStatus) {
+      // The first path segment names the feature without unbounded label values.
+      const slash = r.path.indexOf("/", 1);
+      const route = slash < 0 ? r.path : r.path.slice(0, slash);
+      lastSeries = metrics.requests.series({ handler: route || "/", code: String(r.status) });
+      lastPath = r.path;
+      lastStatus = r.status;
+    }
+    lastSeries(r.seconds);
     logger.log(r.status >= 500 ? "error" : "info", "request", {
       requestId: r.requestId,
       method: r.method,
