@@ -177,7 +177,8 @@ const cache = join(work, "cache");
 
 const profile = process.argv.includes("--profile");
 const profDir = join(work, "prof");
-const PAIRS = 4;
+// Build/floor pairs: the machine's speed drifts by ±15 % within minutes, so the median of many.
+const PAIRS = 10;
 
 const imagerArgs = (out: string, extra: string[]) => [
   "iso",
@@ -314,7 +315,11 @@ try {
     mid.sec / floorS,
     `warm build in a running process (the factory's way: the imager's main() called again, ` +
       `modules loaded, no process start), each against the floor measured in the run right after ` +
-      `it: ${steady.map((r) => `${s2(r.sec)}/${r.floor.toFixed(3)} s`).join(", ")} (first pair of the ` +
+      `it, ${steady.length} pairs, ratios ${[...ratios]
+        .sort((a, b) => a - b)
+        .map((r) => r.toFixed(2))
+        .join(" ")} ` +
+      `(first pair of the ` +
       `process discarded: ${s2(pairs[0]!.sec)}), median ratio shown: ${s2(mid.sec)} vs tool floor ` +
       `${floorS.toFixed(3)} s = the ${runs.length} invocations of the same build with each tool ` +
       `alone (BOOTFORGE_TOOL_CONCURRENCY=1), one after another, each timed from fork to exit by a ` +

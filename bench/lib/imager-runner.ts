@@ -25,8 +25,6 @@ for (let n = 0; n < runs; n++) {
   process.env.BENCH_TOOL_LOG = `${toolLog}.${n}`;
   if (process.env.BENCH_ALTERNATE_SERIAL === "1")
     process.env.BOOTFORGE_TOOL_CONCURRENCY = n % 2 === 1 ? "1" : "";
-  if (process.env.BENCH_ALTERNATE_SERIAL === "1")
-    process.env.BOOTFORGE_TOOL_CONCURRENCY = n % 2 === 1 ? "1" : "";
   const t = performance.now();
   await main(args);
   seconds.push((performance.now() - t) / 1000);
