@@ -162,6 +162,8 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
       out.push({ image, metadata: l.manifest.metadata });
     };
     let failure: { error: unknown } | undefined;
+    const output = options.output ?? join(workDir, "initramfs.xz");
+    let head: Promise<InitramfsHead> | undefined;
     try {
       for (const l of layers) await compress(l, moduleSources.length > 0);
       const dep = await depLayer;
@@ -169,22 +171,32 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
         layers.push(dep);
         await compress(dep, false);
       }
+      // Every layer's early files are staged: the uncompressed part of the output (early cpio,
+      // base initramfs) is written while the last squashfs images are still being made.
+      head = writeHead(options, staging, output);
+      head.catch(() => undefined);
     } catch (error) {
       failure = { error };
     }
     // Never leave a tool writing into the work directory: wait for every started one.
     await depLayer.catch(() => undefined);
     const settled = await Promise.allSettled(squashes);
-    if (failure !== undefined) throw failure.error;
-    // The first failure in layer order, as the sequential build reported it.
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed !== undefined) throw failed.reason;
-    await writeFile(join(staging, "extensions.yaml"), extensionsYaml(out));
-    await chmod(join(staging, "extensions.yaml"), 0o644);
-
-    const output = options.output ?? join(workDir, "initramfs.xz");
-    const earlyMicrocode = await assemble(options, staging, output);
-    return { path: output, layers: out, earlyMicrocode };
+    const written = head === undefined ? undefined : await settle(head);
+    try {
+      if (failure !== undefined) throw failure.error;
+      // The first failure in layer order, as the sequential build reported it.
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
+      if (written === undefined || "error" in written) throw written?.error;
+      await writeFile(join(staging, "extensions.yaml"), extensionsYaml(out));
+      await chmod(join(staging, "extensions.yaml"), 0o644);
+      await writeTail(options, staging, written.value);
+      return { path: output, layers: out, earlyMicrocode: written.value.early };
+    } catch (e) {
+      // The output stays in the work directory, which goes; its descriptor is closed now.
+      if (written !== undefined && "value" in written) written.value.ws.destroy();
+      throw e;
+    }
   } catch (err) {
     if (err instanceof BootforgeError) throw err;
     throw ioError(`initramfs rebuild: ${(err as Error).message}`, { cause: err });
@@ -203,38 +215,73 @@ async function write(ws: WriteStream, chunks: AsyncIterable<Buffer>): Promise<vo
   }
 }
 
-/** Writes `[uncompressed kernel/ cpio] + [base] + [compressed cpio of the rest]`; returns whether the first part exists. */
-async function assemble(options: RebuildInitramfsOptions, staging: string, output: string): Promise<boolean> {
-  const paths = await walkTree(staging);
-  const early = paths.filter((p) => p === "kernel" || p.startsWith("kernel/"));
-  const rest = paths.filter((p) => !(p === "kernel" || p.startsWith("kernel/")));
-  const mtime = options.sourceDateEpoch;
+/** The output with its uncompressed part written: the stream to append to, and whether an early cpio leads it. */
+interface InitramfsHead {
+  ws: WriteStream;
+  early: boolean;
+}
 
+async function settle<T>(p: Promise<T>): Promise<{ value: T } | { error: unknown }> {
+  try {
+    return { value: await p };
+  } catch (error) {
+    return { error };
+  }
+}
+
+const isEarly = (p: string): boolean => p === "kernel" || p.startsWith("kernel/");
+
+/** Opens `output` and writes `[uncompressed kernel/ cpio] + [base initramfs]`. */
+async function writeHead(
+  options: RebuildInitramfsOptions,
+  staging: string,
+  output: string,
+): Promise<InitramfsHead> {
+  const early = (await walkTree(staging)).filter(isEarly);
   const ws = createWriteStream(output, { mode: 0o644 });
   const failed = new Promise<never>((_, reject) => ws.once("error", reject));
   failed.catch(() => {});
   const work = (async (): Promise<void> => {
     if (early.length > 0) {
-      options.log?.("creating uncompressed initramfs archive");
-      await write(ws, cpioChunks(entriesFromListing(staging, early), { mtime }));
+      await write(ws, cpioChunks(entriesFromListing(staging, early), { mtime: options.sourceDateEpoch }));
     }
     await write(ws, createReadStream(options.baseInitramfs) as AsyncIterable<Buffer>);
-    options.log?.("creating system extensions initramfs archive and compressing it");
-    const archive = Readable.from(cpioChunks(entriesFromListing(staging, rest), { mtime }));
-    if (options.quirks.useZSTDCompression) {
-      await transform("zstd", ["-T0", "-18", "-c", "--quiet"], archive, ws, signalOpt(options));
-    } else {
-      await transform(
+  })();
+  try {
+    await Promise.race([work, failed]);
+  } catch (e) {
+    ws.destroy();
+    throw e;
+  }
+  return { ws, early: early.length > 0 };
+}
+
+/** Appends the compressed cpio of everything staged but `kernel/` (layers, firmware, extensions.yaml) and ends the output. */
+async function writeTail(
+  options: RebuildInitramfsOptions,
+  staging: string,
+  head: InitramfsHead,
+): Promise<void> {
+  const { ws } = head;
+  const rest = (await walkTree(staging)).filter((p) => !isEarly(p));
+  const failed = new Promise<never>((_, reject) => ws.once("error", reject));
+  failed.catch(() => {});
+  // Reported here, after every layer, where upstream (which writes the parts in turn) prints them.
+  if (head.early) options.log?.("creating uncompressed initramfs archive");
+  options.log?.("creating system extensions initramfs archive and compressing it");
+  const archive = Readable.from(
+    cpioChunks(entriesFromListing(staging, rest), { mtime: options.sourceDateEpoch }),
+  );
+  const work = options.quirks.useZSTDCompression
+    ? transform("zstd", ["-T0", "-18", "-c", "--quiet"], archive, ws, signalOpt(options))
+    : transform(
         "xz",
         ["-v", "-C", "crc32", "-0", "-e", "-T", "0", "-z", "--quiet"],
         archive,
         ws,
         signalOpt(options),
       );
-    }
-  })();
   await Promise.race([work, failed]);
-  return early.length > 0;
 }
 
 function signalOpt(options: RebuildInitramfsOptions): { signal?: AbortSignal; timeoutMs: number } {
