@@ -259,6 +259,8 @@ try {
       sec: all.seconds[2 * k]!,
       floor: sum(await readLog(`${log}.${2 * k + 1}`)) / 1000,
       sameRun: sum(await readLog(`${log}.${2 * k}`)) / 1000,
+      // Wall-clock time of the build with no tool running: Bootforge's own share of the path.
+      toolless: all.seconds[2 * k]! - union(await readLog(`${log}.${2 * k}`)) / 1000,
     })),
   );
   const steady = pairs.slice(1);
@@ -325,6 +327,8 @@ try {
       `alone (BOOTFORGE_TOOL_CONCURRENCY=1), one after another, each timed from fork to exit by a ` +
       `${shimKind} shim (${tools}); in the measured build the tools overlapped: their intervals sum ` +
       `to ${mid.sameRun.toFixed(3)} s, their wall-clock union ${(union(sameRun) / 1000).toFixed(3)} s; ` +
+      `time with no tool running, median of the ${steady.length} builds ` +
+      `${(median(steady.map((p) => p.toolless)) * 1000).toFixed(0)} ms; ` +
       `outputs of all ${isos.length} runs ${identical ? "byte-identical" : "DIFFER"} ` +
       `(sha256 ${sha.slice(0, 16)}…); one CLI process per build: compiled ${s2(cli.m.seconds)} ` +
       `(${(cli.m.seconds / floorS).toFixed(2)}×), src via tsx ${s2(tsx.seconds)} ` +
