@@ -577,14 +577,20 @@ export async function locateCpioMember(
     const size = (await fh.stat()).size;
     const head = await readAt(fh, 0, 6);
     const zstd = head.length >= 4 && head.readUInt32LE(0) === ZSTD_MAGIC;
-    if (zstd && (await zstdRunEnd(fh, 0, size)) !== size) return undefined;
     if (zstd || (head.length >= 4 && head.subarray(0, 4).equals(XZ_MAGIC))) {
       plain = scratch;
-      await run(zstd ? "zstd" : "xz", ["-d", "-c", "-q", "--", archive], {
+      const decompressed = run(zstd ? "zstd" : "xz", ["-d", "-c", "-q", "--", archive], {
         stdoutFile: scratch,
         errorKind: "invalid-input",
         ...(signal ? { signal } : {}),
       });
+      // A zstd archive must be one run of frames (anything after them is another part, which
+      // the caller reads its own way): checked while the tool decompresses rather than before.
+      const whole = zstd ? zstdRunEnd(fh, 0, size).then((end) => end === size) : Promise.resolve(true);
+      const [ok, done] = await Promise.allSettled([whole, decompressed]);
+      if (ok.status === "rejected") throw ok.reason;
+      if (!ok.value) return undefined;
+      if (done.status === "rejected") throw done.reason;
     } else if (head.toString("latin1") !== NEWC_MAGIC) {
       return undefined;
     }

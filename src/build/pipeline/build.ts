@@ -232,6 +232,8 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
   if (kind === "kernel" || kind === "cmdline") return "";
   const stage = "rebuilding initramfs with system extensions...";
   reporter.report({ message: stage, status: "running" });
+  // Resolved beside the extensions: the early modules extraction starts from it.
+  base().catch(() => undefined);
   // Each extension is resolved in order (progress lines as upstream prints them); the private
   // copies of cached trees are independent and made side by side.
   const loading: Promise<RebuildExtension>[] = [];
@@ -286,13 +288,25 @@ function startBaseModules(
   initramfs: () => Promise<string>,
 ): Promise<BaseModules | undefined> {
   const quirks = new Quirks(ctx.profile.version ?? "");
-  const checks: Promise<boolean>[] = resolving.map(async (r) => {
-    const ext = await r;
-    if (ext === undefined) return false;
-    return providesKernelModules(ext.extension.rootfs, quirks, ext.extension.manifest.metadata.name);
+  // The first extension found to ship modules starts the extraction; a failed check counts as
+  // none here (the rebuild checks again and reports it in order).
+  const firstProvider = new Promise<boolean>((resolve) => {
+    let pending = resolving.length;
+    const settle = (provides: boolean): void => {
+      if (provides) resolve(true);
+      else if (--pending === 0) resolve(false);
+    };
+    if (pending === 0) resolve(false);
+    for (const r of resolving) {
+      void (async () => {
+        const ext = await r;
+        if (ext === undefined) return false;
+        return providesKernelModules(ext.extension.rootfs, quirks, ext.extension.manifest.metadata.name);
+      })().then(settle, () => settle(false));
+    }
   });
-  return Promise.all(checks).then(async (provides) => {
-    if (!provides.includes(true)) return undefined;
+  return firstProvider.then(async (provides) => {
+    if (!provides) return undefined;
     return extractBaseModules({
       baseInitramfs: await initramfs(),
       quirks,
