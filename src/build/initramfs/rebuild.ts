@@ -8,7 +8,8 @@
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { BootforgeError, invalidInput, ioError } from "../../errors/index.js";
 import type { Quirks } from "../../profile/quirks.js";
 import { checkCompatibility, loadExtension } from "../extensions/manifest.js";
@@ -164,6 +165,7 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
     let failure: { error: unknown } | undefined;
     const output = options.output ?? join(workDir, "initramfs.xz");
     let head: Promise<InitramfsHead> | undefined;
+    let compressor: Compressor | undefined;
     try {
       for (const l of layers) await compress(l, moduleSources.length > 0);
       const dep = await depLayer;
@@ -175,6 +177,8 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
       // base initramfs) is written while the last squashfs images are still being made.
       head = writeHead(options, staging, output);
       head.catch(() => undefined);
+      // Started now, idle until fed: its start-up is off the path that follows the last layer.
+      compressor = startCompressor(options);
     } catch (error) {
       failure = { error };
     }
@@ -190,11 +194,12 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
       if (written === undefined || "error" in written) throw written?.error;
       await writeFile(join(staging, "extensions.yaml"), extensionsYaml(out));
       await chmod(join(staging, "extensions.yaml"), 0o644);
-      await writeTail(options, staging, written.value);
+      await writeTail(options, staging, written.value, compressor!);
       return { path: output, layers: out, earlyMicrocode: written.value.early };
     } catch (e) {
       // The output stays in the work directory, which goes; its descriptor is closed now.
       if (written !== undefined && "value" in written) written.value.ws.destroy();
+      if (compressor !== undefined) await stopCompressor(compressor);
       throw e;
     }
   } catch (err) {
@@ -256,11 +261,42 @@ async function writeHead(
   return { ws, early: early.length > 0 };
 }
 
+/** The compressor of the output's last part: a running tool fed through `input`, writing to `output`. */
+interface Compressor {
+  input: PassThrough;
+  output: PassThrough;
+  done: Promise<void>;
+}
+
+function startCompressor(options: RebuildInitramfsOptions): Compressor {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const done = options.quirks.useZSTDCompression
+    ? transform("zstd", ["-T0", "-18", "-c", "--quiet"], input, output, signalOpt(options))
+    : transform(
+        "xz",
+        ["-v", "-C", "crc32", "-0", "-e", "-T", "0", "-z", "--quiet"],
+        input,
+        output,
+        signalOpt(options),
+      );
+  done.catch(() => undefined);
+  return { input, output, done };
+}
+
+/** Ends an unused (or failed) compressor: no input, output dropped, the tool waited for. */
+async function stopCompressor(c: Compressor): Promise<void> {
+  c.output.resume();
+  c.input.end();
+  await c.done.catch(() => undefined);
+}
+
 /** Appends the compressed cpio of everything staged but `kernel/` (layers, firmware, extensions.yaml) and ends the output. */
 async function writeTail(
   options: RebuildInitramfsOptions,
   staging: string,
   head: InitramfsHead,
+  compressor: Compressor,
 ): Promise<void> {
   const { ws } = head;
   const rest = (await walkTree(staging)).filter((p) => !isEarly(p));
@@ -272,15 +308,12 @@ async function writeTail(
   const archive = Readable.from(
     cpioChunks(entriesFromListing(staging, rest), { mtime: options.sourceDateEpoch }),
   );
-  const work = options.quirks.useZSTDCompression
-    ? transform("zstd", ["-T0", "-18", "-c", "--quiet"], archive, ws, signalOpt(options))
-    : transform(
-        "xz",
-        ["-v", "-C", "crc32", "-0", "-e", "-T", "0", "-z", "--quiet"],
-        archive,
-        ws,
-        signalOpt(options),
-      );
+  const work = Promise.all([
+    pipeline(archive, compressor.input),
+    pipeline(compressor.output, ws),
+    compressor.done,
+  ]);
+  work.catch(() => undefined);
   await Promise.race([work, failed]);
 }
 
