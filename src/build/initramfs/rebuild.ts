@@ -15,6 +15,7 @@ import type { Quirks } from "../../profile/quirks.js";
 import { checkCompatibility, loadExtension } from "../extensions/manifest.js";
 import type { ExtensionManifest } from "../extensions/manifest.js";
 import { cpioChunks, entriesFromListing, walkTree } from "../formats/cpio.js";
+import { toolsLimited } from "../tools/concurrency.js";
 import { transform } from "../tools/transform.js";
 import { stageEarlyFiles } from "./early-files.js";
 import { extensionsYaml, type ExtensionLayer } from "./extensions-yaml.js";
@@ -178,7 +179,8 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
       head = writeHead(options, staging, output);
       head.catch(() => undefined);
       // Started now, idle until fed: its start-up is off the path that follows the last layer.
-      compressor = startCompressor(options);
+      // Not when tools are limited: it would hold a slot while it waits.
+      if (!toolsLimited()) compressor = startCompressor(options);
     } catch (error) {
       failure = { error };
     }
@@ -194,7 +196,8 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
       if (written === undefined || "error" in written) throw written?.error;
       await writeFile(join(staging, "extensions.yaml"), extensionsYaml(out));
       await chmod(join(staging, "extensions.yaml"), 0o644);
-      await writeTail(options, staging, written.value, compressor!);
+      compressor ??= startCompressor(options);
+      await writeTail(options, staging, written.value, compressor);
       return { path: output, layers: out, earlyMicrocode: written.value.early };
     } catch (e) {
       // The output stays in the work directory, which goes; its descriptor is closed now.

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { isBootforgeError } from "../../errors/index.js";
-import { toolSlot } from "./concurrency.js";
+import { toolSlot, toolsLimited } from "./concurrency.js";
 import { resetToolCache } from "./registry.js";
 import { run } from "./run.js";
 
@@ -19,6 +19,13 @@ async function withLimit<T>(value: string | undefined, fn: () => Promise<T>): Pr
     else process.env.BOOTFORGE_TOOL_CONCURRENCY = saved;
   }
 }
+
+test("toolsLimited follows the variable", async () => {
+  await withLimit(undefined, async () => assert.equal(toolsLimited(), false));
+  await withLimit("", async () => assert.equal(toolsLimited(), false));
+  await withLimit("1", async () => assert.equal(toolsLimited(), true));
+  await withLimit("8", async () => assert.equal(toolsLimited(), true));
+});
 
 test("without a limit every slot is free at once", async () => {
   await withLimit(undefined, async () => {

@@ -22,6 +22,14 @@ function limit(): number {
   return n;
 }
 
+/**
+ * Whether tools are limited: a tool started ahead of its input would then hold a slot idle (and,
+ * timed alone for the ISO benchmark's floor, count its wait as tool time).
+ */
+export function toolsLimited(): boolean {
+  return limit() !== Infinity;
+}
+
 /** Waits for a free slot; the returned function gives it back (call it exactly once). */
 export async function toolSlot(): Promise<() => void> {
   const max = limit();
