@@ -17,7 +17,6 @@
  *   node --import tsx bench/iso-build.ts [--profile] [--invocations]
  *   (--profile: CPU profile of the in-process builds; --invocations: list the floor's invocations)
  */
-import { createHash } from "node:crypto";
 import { accessSync, constants } from "node:fs";
 import { spawn } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
@@ -221,7 +220,7 @@ async function imagerCompiled(
   toolLog: string,
   prof = false,
   extraEnv: Record<string, string> = {},
-): Promise<{ m: Measured; seconds: number[] }> {
+): Promise<{ m: Measured; seconds: number[]; sha256: string[] }> {
   const m = await measure(
     process.execPath,
     [
@@ -233,9 +232,12 @@ async function imagerCompiled(
     { cwd: work, env: { ...env(toolLog), ...extraEnv } },
   );
   if (m.code !== 0) throw new Error(`imager failed: ${m.stderr}`);
-  const seconds = JSON.parse(await readFile(join(work, "result.json"), "utf8")) as number[];
+  const { seconds, sha256 } = JSON.parse(await readFile(join(work, "result.json"), "utf8")) as {
+    seconds: number[];
+    sha256: string[];
+  };
   if (seconds.length !== runs) throw new Error(`imager stopped after ${seconds.length} runs: ${m.stderr}`);
-  return { m, seconds };
+  return { m, seconds, sha256 };
 }
 
 const s2 = (x: number) => `${x.toFixed(2)} s`;
@@ -252,6 +254,7 @@ try {
   // Alternating keeps each build next to its floor under the same machine load.
   const all = await imagerCompiled(runner, 2 * PAIRS, join(work, "out-warm"), [], log, profile, {
     BENCH_ALTERNATE_SERIAL: "1",
+    BENCH_DISCARD_OUTPUT: "1",
   });
   const pairs = await Promise.all(
     Array.from({ length: PAIRS }, async (_, k) => ({
@@ -269,11 +272,10 @@ try {
   const floorS = mid.floor;
   const runs = await readLog(`${log}.${2 * mid.k + 1}`);
   const sameRun = await readLog(`${log}.${2 * mid.k}`);
-  const isos = await Promise.all(
-    all.seconds.map((_, n) => readFile(join(work, `out-warm-${n}`, "metal-amd64.iso"))),
-  );
-  const identical = isos.every((b) => b.equals(isos[0]!));
-  const sha = createHash("sha256").update(isos[0]!).digest("hex");
+  // Each output was hashed and removed by the runner (BENCH_DISCARD_OUTPUT).
+  const isos = all.sha256;
+  const identical = isos.length === all.seconds.length && isos.every((h) => h === isos[0]);
+  const sha = /metal-amd64\.iso=([0-9a-f]{64})/.exec(isos[0] ?? "")?.[1] ?? "missing";
   // A command line per build: compiled (as with `npm run build`, BOOTFORGE_DIST=1) and through tsx.
   const cli = await imagerCompiled(runner, 1, join(work, "out-cli"), [], `${log}.cli`);
   const tsx = await imagerTsx(join(work, "out-tsx"), [], `${log}.tsx`);
