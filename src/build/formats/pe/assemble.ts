@@ -55,8 +55,24 @@ const align = (v: number, a: number) => Math.ceil(v / a) * a;
 
 type Placed = PlacedSection & { from: { stubOffset: number } | { source: ByteSource } };
 
+/** A PE image laid out but not written yet. */
+export interface PeLayout {
+  /** Size in bytes of the file `write` produces. */
+  readonly size: number;
+  /** Writes the image to `outPath`; returns the section layout. */
+  write(outPath: string): Promise<PlacedSection[]>;
+}
+
 /** Assembles `stub` + `sections` into a PE image at `outPath`; returns the section layout. */
 export async function assemblePe(opts: AssembleOptions, outPath: string): Promise<PlacedSection[]> {
+  return (await layoutPe(opts)).write(outPath);
+}
+
+/**
+ * Lays out `stub` + `sections`: headers and section placement from the stub and the sources'
+ * sizes, nothing written. The size is known before a byte is (an ISO sizes its FAT image by it).
+ */
+export async function layoutPe(opts: AssembleOptions): Promise<PeLayout> {
   const stub = await readPeHeaders(opts.stub);
   const what = `stub ${opts.stub}`;
   if (stub.magic !== PE32PLUS_MAGIC) throw unsupported(`${what}: only PE32+ stubs can be assembled`);
@@ -188,6 +204,16 @@ export async function assemblePe(opts: AssembleOptions, outPath: string): Promis
     sh += SECTION_HEADER_SIZE;
   }
 
+  return { size: offset, write: (outPath) => writePe(opts.stub, head, placed, outPath) };
+}
+
+/** Writes the laid-out image: the headers, then every section from its source. */
+async function writePe(
+  stubPath: string,
+  head: Buffer,
+  placed: readonly Placed[],
+  outPath: string,
+): Promise<PlacedSection[]> {
   const out = await open(outPath, "w").catch((e: unknown) => {
     throw ioError(`cannot create ${outPath}: ${(e as Error).message}`, { cause: e });
   });
@@ -199,7 +225,7 @@ export async function assemblePe(opts: AssembleOptions, outPath: string): Promis
       ...placed.map(async (p) => {
         const chunks =
           "stubOffset" in p.from
-            ? stubRange(opts.stub, p.from.stubOffset, p.sizeOfRawData)
+            ? stubRange(stubPath, p.from.stubOffset, p.sizeOfRawData)
             : sourceChunks(p.from.source);
         let written = 0;
         for await (const chunk of chunks) {

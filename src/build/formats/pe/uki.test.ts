@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -9,7 +9,7 @@ import { bytesOf } from "./byte-source.js";
 import { findSection, readPeHeaders, readSectionData } from "./pe-reader.js";
 import { bootforgeSplash } from "./splash-bmp.js";
 import { extraUkiProfiles, kernelVersionFromBzImage, osRelease, profileText } from "./uki-sections.js";
-import { buildUki } from "./uki.js";
+import { buildUki, layoutUki } from "./uki.js";
 import { DEBIAN_STUB, fakeBzImage, requireTool } from "./test-fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bootforge-uki-"));
@@ -109,6 +109,26 @@ describe("buildUki", () => {
       (await readSectionData(out, cmdlines[1]!)).toString(),
       `${cmdline} talos.experimental.wipe=system`,
     );
+  });
+
+  test("the laid-out size is the written file's, and a layout writes what buildUki writes", async () => {
+    for (const version of ["v1.9.5", "v1.10.3"]) {
+      const inputs = {
+        stub: DEBIAN_STUB,
+        kernel: { path: kernel },
+        initrd: { path: initrd },
+        cmdline,
+        version,
+        timestamp: 1700000000,
+      };
+      const layout = await layoutUki(inputs);
+      const viaLayout = join(dir, `layout-${version}.efi`);
+      const direct = join(dir, `direct-${version}.efi`);
+      await layout.write(viaLayout);
+      await buildUki(inputs, direct);
+      assert.equal(statSync(viaLayout).size, layout.size);
+      assert.ok(readFileSync(viaLayout).equals(readFileSync(direct)));
+    }
   });
 
   test("< 1.10: no profiles; unknown kernel format omits .uname; same inputs, same bytes", async () => {

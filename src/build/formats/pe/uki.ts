@@ -5,7 +5,7 @@
  */
 import { invalidInput } from "../../../errors/index.js";
 import { Quirks } from "../../../profile/quirks.js";
-import { assemblePe, type PlacedSection } from "./assemble.js";
+import { assemblePe, layoutPe, type PeLayout, type PlacedSection } from "./assemble.js";
 import { bytesOf, type ByteSource } from "./byte-source.js";
 import { bootforgeSplash } from "./splash-bmp.js";
 import {
@@ -77,6 +77,10 @@ export async function planUkiSections(inputs: UkiInputs, pcrPublicKey?: string):
   return plan;
 }
 
+/** The sections of a plan that go into the PE, in order. */
+const appended = (plan: readonly PlannedSection[]) =>
+  plan.filter((s) => s.append).map((s) => ({ name: s.name, source: s.source }));
+
 /** Assembles the appended sections of a plan onto the stub at `outPath`. */
 export async function assembleUki(
   stub: string,
@@ -84,11 +88,22 @@ export async function assembleUki(
   outPath: string,
   timestamp?: number,
 ): Promise<PlacedSection[]> {
-  const sections = plan.filter((s) => s.append).map((s) => ({ name: s.name, source: s.source }));
-  return assemblePe({ stub, sections, ...(timestamp === undefined ? {} : { timestamp }) }, outPath);
+  return assemblePe(
+    { stub, sections: appended(plan), ...(timestamp === undefined ? {} : { timestamp }) },
+    outPath,
+  );
 }
 
 /** Builds an unsigned UKI at `outPath` (sections in upstream order). */
 export async function buildUki(inputs: UkiInputs, outPath: string): Promise<PlacedSection[]> {
-  return assembleUki(inputs.stub, await planUkiSections(inputs), outPath, inputs.timestamp);
+  return (await layoutUki(inputs)).write(outPath);
+}
+
+/** An unsigned UKI laid out: its size is known before it is written. */
+export async function layoutUki(inputs: UkiInputs): Promise<PeLayout> {
+  return layoutPe({
+    stub: inputs.stub,
+    sections: appended(await planUkiSections(inputs)),
+    ...(inputs.timestamp === undefined ? {} : { timestamp: inputs.timestamp }),
+  });
 }
