@@ -119,7 +119,17 @@ export async function makeGrubEfiImage(
   );
 }
 
-/** The sd-boot `efiboot.img`: FAT32 labelled EFI, files copied in order, `readOnly` paths marked read-only. */
+/** A source file still being written: the image is built up to its copy, which waits for `ready`. */
+export interface PendingSource {
+  source: string;
+  ready: Promise<void>;
+}
+
+/**
+ * The sd-boot `efiboot.img`: FAT32 labelled EFI, files copied in order, `readOnly` paths marked
+ * read-only. With `pending`, the steps before that file's copy run at once and the rest once it
+ * is ready: the same mtools runs in the same order, so the same bytes.
+ */
 export async function makeEfiBootImage(
   image: string,
   size: number,
@@ -127,19 +137,25 @@ export async function makeEfiBootImage(
   readOnly: readonly string[],
   epoch: number,
   signal?: AbortSignal,
+  pending?: PendingSource,
 ): Promise<void> {
   await createSparseFile(image, size);
   const spc = fatSectorsPerCluster(size);
-  await runSteps(
-    [
-      {
-        tool: "mkfs.vfat",
-        args: ["-F", String(fatBits(size, spc)), "-n", "EFI", "--invariant", "-s", String(spc), image],
-      },
-      ...populateSteps(image, files),
-      ...readOnly.map((p) => ({ tool: "mattrib" as const, args: ["-i", image, "+r", `::/${p}`] })),
-    ],
-    epoch,
-    signal,
-  );
+  const steps: SequenceStep[] = [
+    {
+      tool: "mkfs.vfat",
+      args: ["-F", String(fatBits(size, spc)), "-n", "EFI", "--invariant", "-s", String(spc), image],
+    },
+    ...populateSteps(image, files),
+    ...readOnly.map((p) => ({ tool: "mattrib" as const, args: ["-i", image, "+r", `::/${p}`] })),
+  ];
+  const cut = pending === undefined ? -1 : steps.findIndex((s) => s.args.includes(pending.source));
+  if (cut <= 0) {
+    await pending?.ready;
+    await runSteps(steps, epoch, signal);
+    return;
+  }
+  await runSteps(steps.slice(0, cut), epoch, signal);
+  await pending!.ready;
+  await runSteps(steps.slice(cut), epoch, signal);
 }

@@ -10,6 +10,60 @@ import { run } from "../tools/run.js";
 import { createGrubIso, createHybridIso, createUefiIso, selectIsoGenerator } from "./iso.js";
 import { isoVolumeId, isoUuidTime } from "./volume.js";
 
+test("hybrid ISO built while the UKI is still being written: the same bytes, and it waits for the UKI", async () => {
+  const base = {
+    version: "v1.10.0",
+    quirks: new Quirks("v1.10.0"),
+    arch: "amd64" as const,
+    sourceDateEpoch: EPOCH,
+    kernel,
+    initramfs,
+    cmdline: "talos.platform=metal",
+    grubModules: { i386pc: GRUB_PC },
+    sdBoot: SD_BOOT,
+  };
+  const finished = await createHybridIso({
+    ...base,
+    output: join(dir, "beside-a.iso"),
+    workDir: join(dir, "beside-work-a"),
+    uki,
+  });
+  // The UKI appears only after a delay; the ISO is started before, knowing its size.
+  const late = join(dir, "late-uki.efi");
+  const size = (await readFile(uki)).length;
+  let written = false;
+  const ready = new Promise<void>((resolve, reject) =>
+    setTimeout(() => {
+      copyFile(uki, late).then(() => {
+        written = true;
+        resolve();
+      }, reject);
+    }, 300),
+  );
+  const early = await createHybridIso({
+    ...base,
+    output: join(dir, "beside-b.iso"),
+    workDir: join(dir, "beside-work-b"),
+    uki: late,
+    ukiWritten: { ready, size },
+  });
+  assert.ok(written);
+  assert.ok((await readFile(finished)).equals(await readFile(early)), "same bytes as from a finished UKI");
+  // A UKI that fails fails the ISO, with the UKI's error (the pipeline handles it meanwhile).
+  const failing = Promise.reject(new Error("UKI write failed"));
+  failing.catch(() => undefined);
+  await assert.rejects(
+    createHybridIso({
+      ...base,
+      output: join(dir, "beside-c.iso"),
+      workDir: join(dir, "beside-work-c"),
+      uki: join(dir, "never.efi"),
+      ukiWritten: { ready: failing, size },
+    }),
+    /UKI write failed/,
+  );
+});
+
 const EPOCH = 1_700_000_000;
 const GRUB_PC = "/usr/lib/grub/i386-pc";
 const GRUB_EFI = "/usr/lib/grub/x86_64-efi";

@@ -55,6 +55,11 @@ export interface UefiIsoOptions extends IsoCommon {
   sdBoot: string;
   /** The UKI (signed for SecureBoot). */
   uki: string;
+  /**
+   * Set while the UKI is still being written: settles when it is complete; `ukiSize` is its
+   * final size. The EFI image is built up to the UKI's copy meanwhile.
+   */
+  ukiWritten?: { ready: Promise<void>; size: number };
   /** Default `off`. */
   secureBootEnroll?: SecureBootEnroll;
   /** DER signer certificate, shipped as `/EFI/keys/uki-signing-cert.der` (SecureBoot). */
@@ -261,7 +266,7 @@ interface UefiParts {
 /** The systemd-boot tree (EFI/, loader/) and `efiboot.img` holding the same files. */
 async function uefiParts(o: UefiIsoOptions): Promise<UefiParts> {
   const sdSize = await requireFile(o.sdBoot, "systemd-boot");
-  const ukiSize = await requireFile(o.uki, "UKI");
+  const ukiSize = o.ukiWritten?.size ?? (await requireFile(o.uki, "UKI"));
   const loaderConf = join(o.workDir, "loader.conf");
   await writeFile(
     loaderConf,
@@ -304,6 +309,7 @@ async function uefiParts(o: UefiIsoOptions): Promise<UefiParts> {
     ["loader/random-seed"],
     o.sourceDateEpoch,
     o.signal,
+    o.ukiWritten ? { source: o.uki, ready: o.ukiWritten.ready } : undefined,
   );
   return { grafts: files.map((f) => ({ iso: `/${f.path}`, source: f.source })), efiBootImage: img };
 }

@@ -20,8 +20,8 @@ import { extractBaseModules, providesKernelModules, type BaseModules } from "../
 import { embeddedConfigExtensionTar, writeEmbeddedConfigExtension } from "../initramfs/virtual-extensions.js";
 import { buildTimestamp } from "../formats/pe/source-date-epoch.js";
 import { extraUkiProfiles } from "../formats/pe/uki-sections.js";
-import { buildUki, type UkiInputs } from "../formats/pe/uki.js";
-import { progress, nullReporter, type Reporter } from "../reporter/reporter.js";
+import { layoutUki, type UkiInputs } from "../formats/pe/uki.js";
+import { HeldReporter, progress, nullReporter, type Reporter } from "../reporter/reporter.js";
 import { signPe } from "../secureboot/authenticode.js";
 import { writeEnrollmentDatabase } from "../secureboot/enrollment.js";
 import { buildSignedUki, type UkiSigners } from "../secureboot/signed-uki.js";
@@ -47,6 +47,8 @@ interface Assets {
   initramfs: string;
   cmdline: string;
   uki?: string;
+  /** While the UKI is still being written (see `buildUkiStage`). */
+  ukiWritten?: { ready: Promise<void>; size: number };
   sdBoot?: string;
   signers?: UkiSigners;
 }
@@ -78,6 +80,7 @@ async function run(
 
   const work = await mkdtemp(join(opts.tmpDir ?? tmpdir(), "imager"));
   let staging: OutputStaging | undefined;
+  let ukiWrite: Promise<void> | undefined;
   try {
     reporter.report({ message: "assembling the finalized profile...", status: "running" });
     let overlay: PipelineOverlay | undefined;
@@ -118,18 +121,28 @@ async function run(
     opts.signal?.throwIfAborted();
 
     const assets: Assets = { kernel, initramfs, cmdline };
-    if (needsUki(profile, kind)) await buildUkiStage(ctx, kind, assets);
+    // An ISO is built while its UKI is written (see `buildUkiStage`); other outputs, and a
+    // replaced ISO stage (which may not know to wait), wait for it.
+    const beside = kind === "iso" && profile.secureboot !== true && inputs.stages?.buildIso === undefined;
+    if (needsUki(profile, kind)) {
+      ukiWrite = (await buildUkiStage(ctx, kind, assets, beside)).written;
+      ukiWrite.catch(() => undefined);
+      if (!beside) await ukiWrite;
+    }
     opts.signal?.throwIfAborted();
 
     staging = await OutputStaging.create(opts.outDir);
     const name = outputPath(profile);
-    await writeOutput(ctx, kind, assets, staging.path(name));
+    if (beside && ukiWrite !== undefined) await writeIsoBesideUki(ctx, assets, staging.path(name), ukiWrite);
+    else await writeOutput(ctx, kind, assets, staging.path(name));
     opts.signal?.throwIfAborted();
     return await staging.publish(name, profile.output?.outFormat, reporter, {
       sourceDateEpoch: epoch,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
   } finally {
+    // Nothing may still be writing into the work directory when it goes.
+    await ukiWrite?.catch(() => undefined);
     await staging?.dispose();
     await rm(work, { recursive: true, force: true });
   }
@@ -382,7 +395,17 @@ async function copyInOrder(
   }
 }
 
-async function buildUkiStage(ctx: Ctx, kind: OutputKind, assets: Assets): Promise<void> {
+/**
+ * The UKI stage. Returns once the UKI is laid out, with the promise of its write, which reports
+ * "UKI ready": `beside` (an unsigned ISO) leaves the write running, the caller builds the ISO
+ * meanwhile; otherwise the UKI is complete when this returns.
+ */
+async function buildUkiStage(
+  ctx: Ctx,
+  kind: OutputKind,
+  assets: Assets,
+  beside: boolean,
+): Promise<{ written: Promise<void> }> {
   const { profile, inputs, reporter } = ctx;
   const stage = "building UKI...";
   reporter.report({ message: stage, status: "running" });
@@ -414,15 +437,47 @@ async function buildUkiStage(ctx: Ctx, kind: OutputKind, assets: Assets): Promis
     progress(reporter, stage, "assembling UKI");
     progress(reporter, stage, "signing UKI");
     await buildSignedUki(ukiInputs, signers, uki, { signingTime: ctx.epoch });
-  } else {
-    assets.sdBoot = join(ctx.work, "systemd-boot.efi");
-    await copyFile(sdBoot, assets.sdBoot);
-    progress(reporter, stage, "generating UKI sections");
-    progress(reporter, stage, "assembling UKI");
-    await buildUki(ukiInputs, uki);
+    assets.uki = uki;
+    reporter.report({ message: "UKI ready", status: "succeeded" });
+    return { written: Promise.resolve() };
   }
+  assets.sdBoot = join(ctx.work, "systemd-boot.efi");
+  await copyFile(sdBoot, assets.sdBoot);
+  progress(reporter, stage, "generating UKI sections");
+  progress(reporter, stage, "assembling UKI");
+  const layout = await layoutUki(ukiInputs);
   assets.uki = uki;
-  reporter.report({ message: "UKI ready", status: "succeeded" });
+  const write = layout.write(uki).then(() => {
+    reporter.report({ message: "UKI ready", status: "succeeded" });
+  });
+  if (beside) assets.ukiWritten = { ready: write, size: layout.size };
+  else await write;
+  return { written: write };
+}
+
+/**
+ * An unsigned ISO built while its UKI is written: GRUB's images and the EFI image up to the
+ * UKI's copy need nothing from the UKI's bytes (its size is known from the layout). The ISO
+ * stage's reports are held until "UKI ready", so the console reads as in sequence; a failed
+ * UKI is the error reported (the ISO, which waits for it, is left to settle first).
+ */
+async function writeIsoBesideUki(
+  ctx: Ctx,
+  assets: Assets,
+  out: string,
+  ukiWrite: Promise<void>,
+): Promise<void> {
+  const held = new HeldReporter(ctx.reporter);
+  const iso = writeIso({ ...ctx, reporter: held }, assets, out);
+  iso.catch(() => undefined);
+  try {
+    await ukiWrite;
+  } catch (e) {
+    await iso.catch(() => undefined);
+    throw e;
+  }
+  held.release();
+  await iso;
 }
 
 /** upstream out.go: dispatch on the output kind. */
@@ -565,6 +620,7 @@ async function writeIso(ctx: Ctx, assets: Assets, out: string): Promise<void> {
     initramfs: assets.initramfs,
     cmdline: assets.cmdline,
     ...(assets.uki ? { uki: assets.uki } : {}),
+    ...(assets.ukiWritten ? { ukiWritten: assets.ukiWritten } : {}),
     ...(assets.sdBoot ? { sdBoot: assets.sdBoot } : {}),
     secureBootEnroll: sb ? (profile.output?.isoOptions?.sdBootEnrollKeys ?? "if-safe") : "off",
     ...(enrollment ? { enrollment } : {}),

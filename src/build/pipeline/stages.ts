@@ -62,6 +62,7 @@ export async function buildIsoStage(req: IsoRequest): Promise<void> {
     return {
       sdBoot: req.sdBoot,
       uki: req.uki,
+      ...(req.ukiWritten ? { ukiWritten: req.ukiWritten } : {}),
       secureBootEnroll: req.secureBootEnroll,
       ...(signingCertDer ? { signingCertDer } : {}),
       ...(req.enrollment ? { enrollmentKeys: req.enrollment } : {}),

@@ -77,6 +77,8 @@ export interface IsoRequest {
   cmdline: string;
   /** The UKI (signed with SecureBoot) for sd-boot generators. */
   uki?: string;
+  /** While the UKI is still being written: when it is complete, and its final size. */
+  ukiWritten?: { ready: Promise<void>; size: number };
   /** systemd-boot (signed with SecureBoot). */
   sdBoot?: string;
   /** loader.conf `secure-boot-enroll`. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { test } from "node:test";
-import { ConsoleReporter, progress } from "./reporter.js";
+import { ConsoleReporter, HeldReporter, RecordingReporter, progress } from "./reporter.js";
 
 function capture(tty: boolean): { r: ConsoleReporter; text: () => string } {
   const out = new PassThrough();
@@ -32,4 +32,22 @@ test("TTY mode redraws running lines in place and keeps finished ones", () => {
   assert.ok(s.includes(`${esc}[33m◰ building UKI...${esc}[0m\n`), s);
   assert.ok(s.includes(`${esc}[1A${esc}[0J${esc}[32mUKI ready${esc}[0m\n`), s);
   assert.ok(s.endsWith(`${esc}[34mskipped pulling overlay (no overlay)${esc}[0m\n`), s);
+});
+
+test("a held reporter passes nothing on until released, then everything in order", () => {
+  const target = new RecordingReporter();
+  const held = new HeldReporter(target);
+  held.report({ message: "building ISO...", status: "running" });
+  held.report({ message: "building ISO...\n\tcreating EFI boot image", status: "running" });
+  target.report({ message: "UKI ready", status: "succeeded" });
+  assert.deepEqual(
+    target.updates.map((u) => u.message),
+    ["UKI ready"],
+  );
+  held.release();
+  held.report({ message: "ISO ready", status: "succeeded" });
+  assert.deepEqual(
+    target.updates.map((u) => u.message),
+    ["UKI ready", "building ISO...", "building ISO...\n\tcreating EFI boot image", "ISO ready"],
+  );
 });

@@ -19,6 +19,27 @@ export interface Reporter {
   report(update: ReportUpdate): void;
 }
 
+/**
+ * A reporter that holds its updates until `release()`, then passes them on in order and
+ * forwards later ones directly: work started early (the ISO beside the UKI) reports where the
+ * sequential order puts it. Never released, its updates are dropped.
+ */
+export class HeldReporter implements Reporter {
+  #held: ReportUpdate[] | undefined = [];
+  constructor(readonly target: Reporter) {}
+
+  report(update: ReportUpdate): void {
+    if (this.#held === undefined) this.target.report(update);
+    else this.#held.push({ ...update });
+  }
+
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const u of held) this.target.report(u);
+  }
+}
+
 /** A reporter that drops everything (library use without a console). */
 export const nullReporter: Reporter = { report: () => undefined };
 
