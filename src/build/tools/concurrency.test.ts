@@ -21,10 +21,10 @@ async function withLimit<T>(value: string | undefined, fn: () => Promise<T>): Pr
 }
 
 test("toolsLimited follows the variable", async () => {
-  await withLimit(undefined, async () => assert.equal(toolsLimited(), false));
-  await withLimit("", async () => assert.equal(toolsLimited(), false));
-  await withLimit("1", async () => assert.equal(toolsLimited(), true));
-  await withLimit("8", async () => assert.equal(toolsLimited(), true));
+  await withLimit(undefined, () => Promise.resolve(assert.equal(toolsLimited(), false)));
+  await withLimit("", () => Promise.resolve(assert.equal(toolsLimited(), false)));
+  await withLimit("1", () => Promise.resolve(assert.equal(toolsLimited(), true)));
+  await withLimit("8", () => Promise.resolve(assert.equal(toolsLimited(), true)));
 });
 
 test("without a limit every slot is free at once", async () => {
