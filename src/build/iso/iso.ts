@@ -33,6 +33,8 @@ export interface IsoCommon {
   imageCacheDir?: string;
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Called as xorriso starts (see `IsoRequest.onFinalTool`). */
+  onFinalTool?: () => void;
 }
 
 /** GRUB module directories from the release (`/usr/lib/grub/<platform>/`). */
@@ -337,6 +339,7 @@ async function runXorriso(o: IsoCommon, args: string[], grafts: Graft[]): Promis
     all.push({ iso: "/imagecache", source: await requireDir(o.imageCacheDir, "image cache") });
   }
   o.log?.("creating ISO image");
+  o.onFinalTool?.();
   await run(
     "xorriso",
     [

@@ -81,6 +81,7 @@ async function run(
   const work = await mkdtemp(join(opts.tmpDir ?? tmpdir(), "imager"));
   let staging: OutputStaging | undefined;
   let ukiWrite: Promise<void> | undefined;
+  const discarding: Promise<unknown>[] = [];
   try {
     reporter.report({ message: "assembling the finalized profile...", status: "running" });
     let overlay: PipelineOverlay | undefined;
@@ -103,6 +104,11 @@ async function run(
     opts.signal?.throwIfAborted();
 
     const ctx: Ctx = {
+      // Removals of intermediates started while the build goes on; awaited before the work
+      // directory goes (a failed one leaves its entry to that final removal).
+      discard: (names) => {
+        for (const n of names) discarding.push(rm(join(work, n), { recursive: true, force: true }));
+      },
       outDir: opts.outDir,
       profile,
       inputs,
@@ -144,11 +150,14 @@ async function run(
     // Nothing may still be writing into the work directory when it goes.
     await ukiWrite?.catch(() => undefined);
     await staging?.dispose();
+    await Promise.allSettled(discarding);
     await rm(work, { recursive: true, force: true });
   }
 }
 
 interface Ctx {
+  /** Starts removing these entries of the work directory (intermediates no longer read). */
+  discard: (names: readonly string[]) => void;
   outDir: string;
   profile: Profile;
   inputs: BuildInputs;
@@ -630,6 +639,8 @@ async function writeIso(ctx: Ctx, assets: Assets, out: string): Promise<void> {
     sourceDateEpoch: ctx.epoch,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     progress: (d) => progress(reporter, stage, d),
+    // The initramfs rebuild's intermediates go while xorriso works on one core.
+    onFinalTool: () => ctx.discard(["extensions", "initramfs-work", "base-modules"]),
   });
   reporter.report({ message: "ISO ready", status: "succeeded" });
 }

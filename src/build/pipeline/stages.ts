@@ -43,6 +43,7 @@ export async function buildIsoStage(req: IsoRequest): Promise<void> {
     arch,
     sourceDateEpoch: req.sourceDateEpoch,
     log: req.progress,
+    ...(req.onFinalTool ? { onFinalTool: req.onFinalTool } : {}),
     ...(req.imageCacheDir ? { imageCacheDir: req.imageCacheDir } : {}),
     ...(req.signal ? { signal: req.signal } : {}),
   };

@@ -94,6 +94,11 @@ export interface IsoRequest {
   sourceDateEpoch: number;
   signal?: AbortSignal;
   progress: Progress;
+  /**
+   * Called as the ISO's last tool starts (xorriso: single-threaded, most of the stage, with
+   * nothing else running): the pipeline removes what it no longer needs meanwhile.
+   */
+  onFinalTool?: () => void;
 }
 
 /** What the pipeline hands a part-2 output stage (disk image, installer). */
