@@ -79,7 +79,10 @@ async function run(
   checkRelease(profile, inputs);
 
   const work = await mkdtemp(join(opts.tmpDir ?? tmpdir(), "imager"));
-  let staging: OutputStaging | undefined;
+  // Created beside the build (its failure is reported where it is needed, after the build's
+  // own errors); removed with everything in it at the end.
+  const staging = OutputStaging.create(opts.outDir);
+  staging.catch(() => undefined);
   let ukiWrite: Promise<void> | undefined;
   const discarding: Promise<unknown>[] = [];
   try {
@@ -137,19 +140,19 @@ async function run(
     }
     opts.signal?.throwIfAborted();
 
-    staging = await OutputStaging.create(opts.outDir);
+    const out = await staging;
     const name = outputPath(profile);
-    if (beside && ukiWrite !== undefined) await writeIsoBesideUki(ctx, assets, staging.path(name), ukiWrite);
-    else await writeOutput(ctx, kind, assets, staging.path(name));
+    if (beside && ukiWrite !== undefined) await writeIsoBesideUki(ctx, assets, out.path(name), ukiWrite);
+    else await writeOutput(ctx, kind, assets, out.path(name));
     opts.signal?.throwIfAborted();
-    return await staging.publish(name, profile.output?.outFormat, reporter, {
+    return await out.publish(name, profile.output?.outFormat, reporter, {
       sourceDateEpoch: epoch,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
   } finally {
     // Nothing may still be writing into the work directory when it goes.
     await ukiWrite?.catch(() => undefined);
-    await staging?.dispose();
+    await (await staging.catch(() => undefined))?.dispose();
     await Promise.allSettled(discarding);
     await rm(work, { recursive: true, force: true });
   }

@@ -3,8 +3,8 @@
  * next to the destination, post-processed there (`outFormat` compression), and renamed into place,
  * so a failed or cancelled build never leaves a partial or half-compressed file behind.
  */
-import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, mkdtemp, rename, rm, rmdir } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
 import { ioError } from "../../errors/index.js";
 import type { OutFormat } from "../../profile/model.js";
 import { compressFile, type Compression } from "../formats/compress.js";
@@ -14,17 +14,21 @@ import type { Reporter } from "../reporter/reporter.js";
 export class OutputStaging {
   readonly outDir: string;
   readonly dir: string;
+  /** The outermost directory `create` made for the output directory, if it made any. */
+  readonly #created: string | undefined;
+  #published = false;
 
-  private constructor(outDir: string, dir: string) {
+  private constructor(outDir: string, dir: string, created: string | undefined) {
     this.outDir = outDir;
     this.dir = dir;
+    this.#created = created;
   }
 
   /** Creates the output directory (0755, like upstream's MkdirAll) and a hidden staging directory in it. */
   static async create(outDir: string): Promise<OutputStaging> {
     try {
-      await mkdir(outDir, { recursive: true, mode: 0o755 });
-      return new OutputStaging(outDir, await mkdtemp(join(outDir, ".bootforge-")));
+      const created = await mkdir(outDir, { recursive: true, mode: 0o755 });
+      return new OutputStaging(outDir, await mkdtemp(join(outDir, ".bootforge-")), created);
     } catch (e) {
       throw ioError(`cannot create output directory ${outDir}: ${(e as Error).message}`, { cause: e });
     }
@@ -47,6 +51,7 @@ export class OutputStaging {
   ): Promise<string> {
     const staged = this.path(name);
     const final = join(this.outDir, name);
+    this.#published = true;
     if (format === undefined || format === "raw" || format === "unknown") {
       await rename(staged, final);
       reporter.report({ message: `output asset path: ${final}`, status: "succeeded" });
@@ -69,8 +74,23 @@ export class OutputStaging {
     return `${final}${kind}`;
   }
 
-  /** Removes the staging directory and anything left in it. */
+  /**
+   * Removes the staging directory and anything left in it; when nothing was published, also the
+   * output directories `create` made (a failed build leaves no trace), as far as they are empty.
+   */
   async dispose(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
+    if (this.#published || this.#created === undefined) return;
+    const depth = relative(this.#created, this.outDir).split("/").filter(Boolean).length;
+    let dir = this.outDir;
+    for (let i = 0; i <= depth; i++, dir = dirname(dir)) {
+      if (
+        !(await rmdir(dir).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return;
+    }
   }
 }
