@@ -91,9 +91,10 @@ const pathspecs = (grafts: readonly Graft[]): string[] =>
   grafts.map((g) => `${escapeGraft(g.iso)}=${escapeGraft(g.source)}`);
 
 async function prepare(o: IsoCommon): Promise<void> {
-  await rm(o.workDir, { recursive: true, force: true });
-  await mkdir(o.workDir, { recursive: true });
-  await rm(o.output, { force: true });
+  await Promise.all([
+    rm(o.workDir, { recursive: true, force: true }).then(() => mkdir(o.workDir, { recursive: true })),
+    rm(o.output, { force: true }),
+  ]);
 }
 
 async function requireFile(path: string, what: string): Promise<number> {
@@ -142,10 +143,12 @@ interface GrubParts {
 
 /** GRUB's BIOS El Torito image and modules, plus (when `efi`) the EFI El Torito image. */
 async function grubParts(o: GrubIsoOptions, bios: string | undefined, efi: boolean): Promise<GrubParts> {
-  await requireFile(o.kernel, "kernel");
-  await requireFile(o.initramfs, "initramfs");
   const cfg = join(o.workDir, "grub.cfg");
-  await writeFile(cfg, isoGrubConfig(o.cmdline, o.quirks.supportsResetGrubOption));
+  await allSettledInOrder([
+    requireFile(o.kernel, "kernel"),
+    requireFile(o.initramfs, "initramfs"),
+    writeFile(cfg, isoGrubConfig(o.cmdline, o.quirks.supportsResetGrubOption)),
+  ]);
   const grafts: Graft[] = [
     { iso: "/boot/vmlinuz", source: o.kernel },
     { iso: "/boot/initramfs.xz", source: o.initramfs },
@@ -267,16 +270,18 @@ interface UefiParts {
 
 /** The systemd-boot tree (EFI/, loader/) and `efiboot.img` holding the same files. */
 async function uefiParts(o: UefiIsoOptions): Promise<UefiParts> {
-  const sdSize = await requireFile(o.sdBoot, "systemd-boot");
-  const ukiSize = o.ukiWritten?.size ?? (await requireFile(o.uki, "UKI"));
   const loaderConf = join(o.workDir, "loader.conf");
-  await writeFile(
-    loaderConf,
-    `# systemd-boot configuration\n\ntimeout 10\n\nsecure-boot-enroll ${o.secureBootEnroll ?? "off"}\n`,
-  );
   // systemd-boot ≥ 261 would try to write a seed to read-only media without one.
   const seed = join(o.workDir, "random-seed");
-  await writeFile(seed, Buffer.alloc(32), { mode: 0o444 });
+  const [sdSize, ukiSize] = await allSettledInOrder([
+    requireFile(o.sdBoot, "systemd-boot"),
+    o.ukiWritten !== undefined ? Promise.resolve(o.ukiWritten.size) : requireFile(o.uki, "UKI"),
+    writeFile(
+      loaderConf,
+      `# systemd-boot configuration\n\ntimeout 10\n\nsecure-boot-enroll ${o.secureBootEnroll ?? "off"}\n`,
+    ),
+    writeFile(seed, Buffer.alloc(32), { mode: 0o444 }),
+  ]);
 
   const files: FatFile[] = [
     { path: `EFI/BOOT/${EFI_BOOT_NAME[o.arch]}`, source: o.sdBoot },

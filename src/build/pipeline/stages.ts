@@ -49,8 +49,10 @@ export async function buildIsoStage(req: IsoRequest): Promise<void> {
   };
   const optionalDir = (platform: string) => req.grubModules(platform).catch(() => undefined);
   const grubModules = async (): Promise<GrubModuleDirs> => {
-    const i386pc = await optionalDir("i386-pc");
-    const efi = await optionalDir(arch === "amd64" ? "x86_64-efi" : "arm64-efi");
+    const [i386pc, efi] = await Promise.all([
+      optionalDir("i386-pc"),
+      optionalDir(arch === "amd64" ? "x86_64-efi" : "arm64-efi"),
+    ]);
     return { ...(i386pc ? { i386pc } : {}), ...(efi ? { efi } : {}) };
   };
   const uefi = async () => {
