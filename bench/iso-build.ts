@@ -15,7 +15,8 @@
  * Peak RSS is recorded (target < 300 MiB).
  *
  *   node --import tsx bench/iso-build.ts [--profile] [--invocations]
- *   (--profile: CPU profile of the in-process builds; --invocations: list the floor's invocations)
+ *   (--profile: CPU profile of the in-process builds; --invocations: list the floor's invocations;
+ *   BENCH_PAIRS_DEBUG=1: every pair's build and floor seconds, in run order)
  */
 import { accessSync, constants } from "node:fs";
 import { spawn } from "node:child_process";
@@ -177,7 +178,7 @@ const cache = join(work, "cache");
 const profile = process.argv.includes("--profile");
 const profDir = join(work, "prof");
 // Build/floor pairs: the machine's speed drifts by ±15 % within minutes, so the median of many.
-const PAIRS = 10;
+const PAIRS = 16;
 
 const imagerArgs = (out: string, extra: string[]) => [
   "iso",
@@ -267,6 +268,9 @@ try {
     })),
   );
   const steady = pairs.slice(1);
+  if (process.env.BENCH_PAIRS_DEBUG === "1")
+    for (const p of pairs)
+      console.error(`# pair ${p.k}: build ${p.sec.toFixed(3)} s, floor ${p.floor.toFixed(3)} s`);
   const ratios = steady.map((p) => p.sec / p.floor);
   const mid = steady[ratios.indexOf(median(ratios))]!;
   const floorS = mid.floor;
