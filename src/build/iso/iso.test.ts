@@ -11,17 +11,7 @@ import { createGrubIso, createHybridIso, createUefiIso, selectIsoGenerator } fro
 import { isoVolumeId, isoUuidTime } from "./volume.js";
 
 test("hybrid ISO built while the UKI is still being written: the same bytes, and it waits for the UKI", async () => {
-  const base = {
-    version: "v1.10.0",
-    quirks: new Quirks("v1.10.0"),
-    arch: "amd64" as const,
-    sourceDateEpoch: EPOCH,
-    kernel,
-    initramfs,
-    cmdline: "talos.platform=metal",
-    grubModules: { i386pc: GRUB_PC },
-    sdBoot: SD_BOOT,
-  };
+  const base = hybridBase();
   const finished = await createHybridIso({
     ...base,
     output: join(dir, "beside-a.iso"),
@@ -84,6 +74,21 @@ before(async () => {
   await copyFile("/usr/lib/systemd/boot/efi/linuxx64.efi.stub", uki);
 });
 after(async () => rm(dir, { recursive: true, force: true }));
+
+/** The hybrid ISO options the hybrid tests share (inputs made in `before`). */
+function hybridBase() {
+  return {
+    version: "v1.10.0",
+    quirks: new Quirks("v1.10.0"),
+    arch: "amd64" as const,
+    sourceDateEpoch: EPOCH,
+    kernel,
+    initramfs,
+    cmdline: "talos.platform=metal",
+    grubModules: { i386pc: GRUB_PC },
+    sdBoot: SD_BOOT,
+  };
+}
 
 async function xorriso(iso: string, ...cmds: string[]): Promise<string> {
   const r = await run("xorriso", ["-indev", iso, ...cmds], { timeoutMs: 60_000 });
@@ -225,17 +230,9 @@ test("UEFI ISO: systemd-boot, UKI, loader files, enrollment keys, appended EFI p
 test("hybrid ISO: BIOS through GRUB and UEFI through systemd-boot, reproducible", async () => {
   const build = (n: number): Promise<string> =>
     createHybridIso({
+      ...hybridBase(),
       output: join(dir, `hybrid-${n}.iso`),
       workDir: join(dir, `hybrid-work-${n}`),
-      version: "v1.10.0",
-      quirks: new Quirks("v1.10.0"),
-      arch: "amd64",
-      sourceDateEpoch: EPOCH,
-      kernel,
-      initramfs,
-      cmdline: "talos.platform=metal",
-      grubModules: { i386pc: GRUB_PC },
-      sdBoot: SD_BOOT,
       uki,
     });
   const iso = await build(1);
