@@ -257,8 +257,6 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
   if (kind === "kernel" || kind === "cmdline") return "";
   const stage = "rebuilding initramfs with system extensions...";
   reporter.report({ message: stage, status: "running" });
-  // Resolved beside the extensions: the early modules extraction starts from it.
-  base().catch(() => undefined);
   // Each extension is resolved in order (progress lines as upstream prints them); the private
   // copies of cached trees are independent and made side by side.
   const loading: Promise<RebuildExtension>[] = [];
