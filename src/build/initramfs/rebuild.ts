@@ -239,6 +239,13 @@ async function settle<T>(p: Promise<T>): Promise<{ value: T } | { error: unknown
 
 const isEarly = (p: string): boolean => p === "kernel" || p.startsWith("kernel/");
 
+/** Rejects with the stream's first error (never settles otherwise); never unhandled. */
+function streamError(ws: WriteStream): Promise<never> {
+  const failed = new Promise<never>((_, reject) => ws.once("error", reject));
+  failed.catch(() => undefined);
+  return failed;
+}
+
 /** Opens `output` and writes `[uncompressed kernel/ cpio] + [base initramfs]`. */
 async function writeHead(
   options: RebuildInitramfsOptions,
@@ -247,8 +254,7 @@ async function writeHead(
 ): Promise<InitramfsHead> {
   const early = (await walkTree(staging)).filter(isEarly);
   const ws = createWriteStream(output, { mode: 0o644 });
-  const failed = new Promise<never>((_, reject) => ws.once("error", reject));
-  failed.catch(() => {});
+  const failed = streamError(ws);
   const work = (async (): Promise<void> => {
     if (early.length > 0) {
       await write(ws, cpioChunks(entriesFromListing(staging, early), { mtime: options.sourceDateEpoch }));
@@ -303,8 +309,7 @@ async function writeTail(
 ): Promise<void> {
   const { ws } = head;
   const rest = (await walkTree(staging)).filter((p) => !isEarly(p));
-  const failed = new Promise<never>((_, reject) => ws.once("error", reject));
-  failed.catch(() => {});
+  const failed = streamError(ws);
   // Reported here, after every layer, where upstream (which writes the parts in turn) prints them.
   if (head.early) options.log?.("creating uncompressed initramfs archive");
   options.log?.("creating system extensions initramfs archive and compressing it");

@@ -134,9 +134,9 @@ async function run(
     // replaced ISO stage (which may not know to wait), wait for it.
     const beside = kind === "iso" && profile.secureboot !== true && inputs.stages?.buildIso === undefined;
     if (needsUki(profile, kind)) {
+      // Complete on return unless `beside`; then written while the ISO is made.
       ukiWrite = (await buildUkiStage(ctx, kind, assets, beside)).written;
       ukiWrite.catch(() => undefined);
-      if (!beside) await ukiWrite;
     }
     opts.signal?.throwIfAborted();
 
