@@ -57,17 +57,20 @@ export interface UefiIsoOptions extends IsoCommon {
   sdBoot: string;
   /** The UKI (signed for SecureBoot). */
   uki: string;
-  /**
-   * Set while the UKI is still being written: settles when it is complete; `ukiSize` is its
-   * final size. The EFI image is built up to the UKI's copy meanwhile.
-   */
-  ukiWritten?: { ready: Promise<void>; size: number };
+  /** Set while the UKI is still being written: the EFI image is built up to its copy meanwhile. */
+  ukiWritten?: UkiWrite;
   /** Default `off`. */
   secureBootEnroll?: SecureBootEnroll;
   /** DER signer certificate, shipped as `/EFI/keys/uki-signing-cert.der` (SecureBoot). */
   signingCertDer?: string;
   /** `PK.auth`, `KEK.auth`, `db.auth` for `loader/keys/auto/`. */
   enrollmentKeys?: { pk: string; kek: string; db: string };
+}
+
+/** A UKI still being written: `ready` settles when it is complete; `size` is its final size. */
+export interface UkiWrite {
+  ready: Promise<void>;
+  size: number;
 }
 
 export type HybridIsoOptions = GrubIsoOptions & UefiIsoOptions;

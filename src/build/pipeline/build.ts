@@ -15,6 +15,7 @@ import { outputPath } from "../../profile/output-path.js";
 import { Quirks } from "../../profile/quirks.js";
 import { cloneProfile, type ContainerAsset, type OutputKind, type Profile } from "../../profile/model.js";
 import type { EnrollKeys } from "../disk/boot-staging.js";
+import type { UkiWrite } from "../iso/iso.js";
 import { loadExtension } from "../extensions/manifest.js";
 import { extractBaseModules, providesKernelModules, type BaseModules } from "../initramfs/kernel-modules.js";
 import { embeddedConfigExtensionTar, writeEmbeddedConfigExtension } from "../initramfs/virtual-extensions.js";
@@ -48,7 +49,7 @@ interface Assets {
   cmdline: string;
   uki?: string;
   /** While the UKI is still being written (see `buildUkiStage`). */
-  ukiWritten?: { ready: Promise<void>; size: number };
+  ukiWritten?: UkiWrite;
   sdBoot?: string;
   signers?: UkiSigners;
 }

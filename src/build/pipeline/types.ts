@@ -7,6 +7,7 @@ import type { EnrollKeys } from "../disk/boot-staging.js";
 import type { LoadedExtension } from "../extensions/manifest.js";
 import type { BaseModules } from "../initramfs/kernel-modules.js";
 import type { XattrLabels } from "../initramfs/squashfs.js";
+import type { UkiWrite } from "../iso/iso.js";
 import type { Reporter } from "../reporter/reporter.js";
 import type { Profile, SDBootEnrollKeys } from "../../profile/model.js";
 import type { ReleaseSource } from "../../release/release-source.js";
@@ -78,7 +79,7 @@ export interface IsoRequest {
   /** The UKI (signed with SecureBoot) for sd-boot generators. */
   uki?: string;
   /** While the UKI is still being written: when it is complete, and its final size. */
-  ukiWritten?: { ready: Promise<void>; size: number };
+  ukiWritten?: UkiWrite;
   /** systemd-boot (signed with SecureBoot). */
   sdBoot?: string;
   /** loader.conf `secure-boot-enroll`. */
