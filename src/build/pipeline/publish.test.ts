@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { after, before, test } from "node:test";
 import { nullReporter } from "../reporter/reporter.js";
 import { OutputStaging } from "./publish.js";
@@ -20,6 +20,13 @@ test("an unpublished staging removes the output directories it made, and only th
   await s.dispose();
   assert.ok(!existsSync(join(dir, "a")), "every directory create made is gone");
   assert.ok(existsSync(dir), "the parent that existed stays");
+
+  // The same for a path relative to the working directory.
+  const rel = relative(process.cwd(), join(dir, "r1", "r2"));
+  const r = await OutputStaging.create(rel);
+  await r.dispose();
+  assert.ok(!existsSync(join(dir, "r1")));
+  assert.ok(existsSync(dir));
 });
 
 test("an output directory that existed, or holds other files, stays", async () => {

@@ -4,7 +4,7 @@
  * so a failed or cancelled build never leaves a partial or half-compressed file behind.
  */
 import { mkdir, mkdtemp, rename, rm, rmdir } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { ioError } from "../../errors/index.js";
 import type { OutFormat } from "../../profile/model.js";
 import { compressFile, type Compression } from "../formats/compress.js";
@@ -81,16 +81,14 @@ export class OutputStaging {
   async dispose(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
     if (this.#published || this.#created === undefined) return;
-    const depth = relative(this.#created, this.outDir).split("/").filter(Boolean).length;
-    let dir = this.outDir;
-    for (let i = 0; i <= depth; i++, dir = dirname(dir)) {
-      if (
-        !(await rmdir(dir).then(
-          () => true,
-          () => false,
-        ))
-      )
-        return;
+    // From the output directory up to the outermost one `create` made, each only while empty.
+    const outermost = resolve(this.#created);
+    for (let dir = resolve(this.outDir); ; dir = dirname(dir)) {
+      const removed = await rmdir(dir).then(
+        () => true,
+        () => false,
+      );
+      if (!removed || dir === outermost || dir === dirname(dir)) return;
     }
   }
 }
