@@ -78,9 +78,17 @@ export class Gauge implements Metric {
   }
 }
 
+interface HistogramSeries {
+  labels: Labels;
+  counts: number[];
+  sum: number;
+  count: number;
+  observe: (value: number) => void;
+}
+
 /** A cumulative histogram per label set. */
 export class Histogram implements Metric {
-  readonly #series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  readonly #series = new Map<string, HistogramSeries>();
   constructor(
     readonly name: string,
     readonly help: string,
@@ -92,22 +100,27 @@ export class Histogram implements Metric {
     this.series(labels)(value);
   }
 
-  /** The observer of one label set: callers that observe the same labels often keep it. */
+  /** The observer of one label set (one per set): callers that observe the same labels often keep it. */
   series(labels: Labels): (value: number) => void {
     const key = seriesKey(labels);
     let s = this.#series.get(key);
     if (!s) {
-      s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
-      this.#series.set(key, s);
+      const counts = this.buckets.map(() => 0);
+      const buckets = this.buckets;
+      const created: HistogramSeries = {
+        labels,
+        counts,
+        sum: 0,
+        count: 0,
+        observe: (value) => {
+          for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]!) counts[i]!++;
+          created.sum += value;
+          created.count++;
+        },
+      };
+      this.#series.set(key, (s = created));
     }
-    const series = s;
-    const buckets = this.buckets;
-    const counts = s.counts;
-    return (value) => {
-      for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]!) counts[i]!++;
-      series.sum += value;
-      series.count++;
-    };
+    return s.observe;
   }
 
   render(): string {
