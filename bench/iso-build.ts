@@ -258,14 +258,17 @@ try {
     BENCH_DISCARD_OUTPUT: "1",
   });
   const pairs = await Promise.all(
-    Array.from({ length: PAIRS }, async (_, k) => ({
-      k,
-      sec: all.seconds[2 * k]!,
-      floor: sum(await readLog(`${log}.${2 * k + 1}`)) / 1000,
-      sameRun: sum(await readLog(`${log}.${2 * k}`)) / 1000,
-      // Wall-clock time of the build with no tool running: Bootforge's own share of the path.
-      toolless: all.seconds[2 * k]! - union(await readLog(`${log}.${2 * k}`)) / 1000,
-    })),
+    Array.from({ length: PAIRS }, async (_, k) => {
+      const build = await readLog(`${log}.${2 * k}`);
+      return {
+        k,
+        sec: all.seconds[2 * k]!,
+        floor: sum(await readLog(`${log}.${2 * k + 1}`)) / 1000,
+        sameRun: sum(build) / 1000,
+        // Wall-clock time of the build with no tool running: Bootforge's own share of the path.
+        toolless: all.seconds[2 * k]! - union(build) / 1000,
+      };
+    }),
   );
   const steady = pairs.slice(1);
   if (process.env.BENCH_PAIRS_DEBUG === "1")

@@ -270,7 +270,6 @@ interface WalkState {
   stopped: boolean;
 }
 
-/** Walks newc archives in `r` until input ends or the visitor stops; returns at a non-cpio byte. */
 /** Numeric field `i` of a newc header read as latin1 text (13 eight-digit hex fields after the magic). */
 function newcField(header: string, i: number): number {
   const v = Number.parseInt(header.slice(6 + i * 8, 14 + i * 8), 16);
@@ -278,6 +277,7 @@ function newcField(header: string, i: number): number {
   return v;
 }
 
+/** Walks newc archives in `r` until input ends or the visitor stops; returns at a non-cpio byte. */
 async function walkArchives(
   r: ByteReader,
   compression: Compression,
