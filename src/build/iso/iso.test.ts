@@ -7,7 +7,13 @@ import { readVectors } from "../../../test/helpers/shared.js";
 import { Quirks } from "../../profile/quirks.js";
 import { isoGrubConfig } from "../grub/config.js";
 import { run } from "../tools/run.js";
-import { createGrubIso, createHybridIso, createUefiIso, selectIsoGenerator } from "./iso.js";
+import {
+  createGrubIso,
+  createHybridIso,
+  createUefiIso,
+  selectIsoGenerator,
+  startIsoGroundwork,
+} from "./iso.js";
 import { isoVolumeId, isoUuidTime } from "./volume.js";
 
 test("hybrid ISO built while the UKI is still being written: the same bytes, and it waits for the UKI", async () => {
@@ -52,6 +58,74 @@ test("hybrid ISO built while the UKI is still being written: the same bytes, and
     }),
     /UKI write failed/,
   );
+});
+
+test("ISO groundwork made ahead: the same bytes; a mismatch or a failed part is reported at the ISO", async () => {
+  const base = hybridBase();
+  const plain = await createHybridIso({
+    ...base,
+    output: join(dir, "ground-a.iso"),
+    workDir: join(dir, "ground-work-a"),
+    uki,
+  });
+  const lines: string[] = [];
+  const groundOptions = {
+    generator: "hybrid" as const,
+    arch: "amd64" as const,
+    quirks: base.quirks,
+    sourceDateEpoch: EPOCH,
+    cmdline: base.cmdline,
+    // Resolved later, as the pipeline's release lookup is.
+    grubModules: new Promise<{ i386pc: string }>((r) => setTimeout(() => r({ i386pc: GRUB_PC }), 50)),
+    background: true,
+    log: (l: string) => lines.push(l),
+  };
+  const ground = startIsoGroundwork({ ...groundOptions, workDir: join(dir, "ground-work-b") });
+  await ground.settled;
+  assert.deepEqual(lines, ["creating GRUB BIOS boot image"], "GRUB's BIOS image made ahead");
+  const ahead = await createHybridIso({
+    ...base,
+    output: join(dir, "ground-b.iso"),
+    workDir: join(dir, "ground-work-b"),
+    uki,
+    groundwork: ground,
+  });
+  assert.ok((await readFile(plain)).equals(await readFile(ahead)), "same bytes as made in one go");
+
+  // Groundwork for another generator or directory is refused, not mixed in.
+  const other = startIsoGroundwork({
+    ...groundOptions,
+    generator: "uefi",
+    workDir: join(dir, "ground-work-c"),
+  });
+  await assert.rejects(
+    createHybridIso({
+      ...base,
+      output: join(dir, "ground-c.iso"),
+      workDir: join(dir, "ground-work-c"),
+      uki,
+      groundwork: other,
+    }),
+    /groundwork made for a uefi ISO/,
+  );
+  // A part that failed ahead (no GRUB modules) fails the ISO once it is built, and nothing is output.
+  const broken = startIsoGroundwork({
+    ...groundOptions,
+    grubModules: { i386pc: join(dir, "no-such-grub") },
+    workDir: join(dir, "ground-work-d"),
+  });
+  await broken.settled;
+  await assert.rejects(
+    createHybridIso({
+      ...base,
+      output: join(dir, "ground-d.iso"),
+      workDir: join(dir, "ground-work-d"),
+      uki,
+      groundwork: broken,
+    }),
+    /GRUB i386-pc module directory .*no-such-grub is not a directory/,
+  );
+  await assert.rejects(readFile(join(dir, "ground-d.iso")), /ENOENT/);
 });
 
 const EPOCH = 1_700_000_000;

@@ -33,8 +33,10 @@ export interface IsoCommon {
   imageCacheDir?: string;
   log?: (line: string) => void;
   signal?: AbortSignal;
-  /** Called as xorriso starts (see `IsoRequest.onFinalTool`). */
+  /** Called once xorriso runs (see `IsoRequest.onFinalTool`). */
   onFinalTool?: () => void;
+  /** The parts made ahead by `startIsoGroundwork` (same work directory); started here if absent. */
+  groundwork?: IsoGroundwork;
 }
 
 /** GRUB module directories from the release (`/usr/lib/grub/<platform>/`). */
@@ -84,7 +86,10 @@ interface Graft {
 const EFI_BOOT_NAME: Record<IsoArch, string> = { amd64: "BOOTX64.EFI", arm64: "BOOTAA64.EFI" };
 const GRUB_EFI_FORMAT: Record<IsoArch, string> = { amd64: "x86_64-efi", arm64: "arm64-efi" };
 
-function opts(o: IsoCommon, timeoutMs = 10 * 60 * 1000): { timeoutMs: number; signal?: AbortSignal } {
+function opts(
+  o: { signal?: AbortSignal },
+  timeoutMs = 10 * 60 * 1000,
+): { timeoutMs: number; signal?: AbortSignal } {
   return { timeoutMs, ...(o.signal ? { signal: o.signal } : {}) };
 }
 
@@ -93,11 +98,115 @@ const escapeGraft = (s: string): string => s.replaceAll("\\", "\\\\").replaceAll
 const pathspecs = (grafts: readonly Graft[]): string[] =>
   grafts.map((g) => `${escapeGraft(g.iso)}=${escapeGraft(g.source)}`);
 
-async function prepare(o: IsoCommon): Promise<void> {
-  await Promise.all([
-    rm(o.workDir, { recursive: true, force: true }).then(() => mkdir(o.workDir, { recursive: true })),
-    rm(o.output, { force: true }),
-  ]);
+/**
+ * What an ISO needs that nothing of the build's initramfs or UKI goes into: the work directory,
+ * GRUB's boot images and module lists, grub.cfg, loader.conf and the random seed. A build starts
+ * it with the initramfs, so these are ready when the UKI is.
+ */
+export interface IsoGroundworkOptions {
+  generator: IsoGenerator;
+  /** Scratch directory (created; contents replaced). */
+  workDir: string;
+  arch: IsoArch;
+  quirks: Quirks;
+  sourceDateEpoch: number;
+  /** The kernel command line GRUB boots with (grub and hybrid). */
+  cmdline?: string;
+  /** The release's GRUB module directories (grub and hybrid). */
+  grubModules?: GrubModuleDirs | Promise<GrubModuleDirs>;
+  /** Default `off`. */
+  secureBootEnroll?: SecureBootEnroll;
+  /** Run its tools at a lower CPU priority: it is made beside the build's longest path. */
+  background?: boolean;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** The groundwork being made: each part settles on its own; `settled` once all have stopped. */
+export interface IsoGroundwork {
+  readonly generator: IsoGenerator;
+  readonly workDir: string;
+  /** GRUB's BIOS El Torito image, modules and MBR (amd64 GRUB and hybrid ISOs). */
+  readonly bios: Promise<GrubParts> | undefined;
+  /** GRUB's EFI El Torito image and modules (GRUB ISOs). */
+  readonly grubEfi: Promise<GrubParts> | undefined;
+  readonly grubCfg: Promise<string> | undefined;
+  readonly loader: Promise<{ conf: string; seed: string }> | undefined;
+  /** Never rejects: resolves once nothing started here writes into the work directory. */
+  readonly settled: Promise<void>;
+}
+
+/** Starts the groundwork of an ISO (see `IsoGroundworkOptions`). */
+export function startIsoGroundwork(g: IsoGroundworkOptions): IsoGroundwork {
+  const ready = rm(g.workDir, { recursive: true, force: true }).then(() =>
+    mkdir(g.workDir, { recursive: true }),
+  );
+  const after = <T>(f: () => Promise<T>): Promise<T> => ready.then(f);
+  const grub = g.generator === "grub" || g.generator === "hybrid";
+  const dirs = grub ? Promise.resolve(g.grubModules ?? {}) : undefined;
+  const bios =
+    dirs !== undefined && (g.generator === "hybrid" || g.arch === "amd64")
+      ? after(async () =>
+          grubBiosPart(g, await requireDir((await dirs).i386pc, "GRUB i386-pc module directory")),
+        )
+      : undefined;
+  const grubEfi =
+    dirs !== undefined && g.generator === "grub" ? after(async () => grubEfiPart(g, await dirs)) : undefined;
+  const grubCfg = grub
+    ? after(async () => {
+        const cfg = join(g.workDir, "grub.cfg");
+        await writeFile(cfg, isoGrubConfig(g.cmdline ?? "", g.quirks.supportsResetGrubOption));
+        return cfg;
+      })
+    : undefined;
+  const loader =
+    g.generator === "uefi" || g.generator === "hybrid"
+      ? after(async () => {
+          const conf = join(g.workDir, "loader.conf");
+          // systemd-boot ≥ 261 would try to write a seed to read-only media without one.
+          const seed = join(g.workDir, "random-seed");
+          await allSettledInOrder([
+            writeFile(
+              conf,
+              `# systemd-boot configuration\n\ntimeout 10\n\nsecure-boot-enroll ${g.secureBootEnroll ?? "off"}\n`,
+            ),
+            writeFile(seed, Buffer.alloc(32), { mode: 0o444 }),
+          ]);
+          return { conf, seed };
+        })
+      : undefined;
+  const parts = [ready, bios, grubEfi, grubCfg, loader].filter((p) => p !== undefined);
+  for (const p of parts) p.catch(() => undefined);
+  return {
+    generator: g.generator,
+    workDir: g.workDir,
+    bios,
+    grubEfi,
+    grubCfg,
+    loader,
+    settled: Promise.allSettled(parts).then(() => undefined),
+  };
+}
+
+/** The options' groundwork, or one started now; the output file removed. */
+async function groundworkOf(
+  o: IsoCommon,
+  generator: IsoGenerator,
+  extra: Partial<IsoGroundworkOptions>,
+): Promise<IsoGroundwork> {
+  const g = o.groundwork ?? startIsoGroundwork({ ...o, ...extra, generator });
+  if (g.generator !== generator || g.workDir !== o.workDir) {
+    await g.settled;
+    throw invalidInput(`ISO groundwork made for a ${g.generator} ISO in ${g.workDir}`);
+  }
+  await rm(o.output, { force: true });
+  return g;
+}
+
+/** Awaits a groundwork part that the generator made; a missing one is a programming error. */
+async function part<T>(p: Promise<T> | undefined, what: string): Promise<T> {
+  if (p === undefined) throw invalidInput(`ISO groundwork has no ${what}`);
+  return p;
 }
 
 async function requireFile(path: string, what: string): Promise<number> {
@@ -144,36 +253,32 @@ interface GrubParts {
   args: string[];
 }
 
-/** GRUB's BIOS El Torito image and modules, plus (when `efi`) the EFI El Torito image. */
-async function grubParts(o: GrubIsoOptions, bios: string | undefined, efi: boolean): Promise<GrubParts> {
-  const cfg = join(o.workDir, "grub.cfg");
-  await allSettledInOrder([
-    requireFile(o.kernel, "kernel"),
-    requireFile(o.initramfs, "initramfs"),
-    writeFile(cfg, isoGrubConfig(o.cmdline, o.quirks.supportsResetGrubOption)),
+/** The kernel, initramfs and grub.cfg with GRUB's BIOS and (GRUB ISOs) EFI El Torito images. */
+async function grubParts(o: GrubIsoOptions, g: IsoGroundwork): Promise<GrubParts> {
+  // The groundwork's parts first, in a fixed order: its failure is the one a sequential build
+  // would have met first.
+  const [b, e, cfg] = await allSettledInOrder([
+    g.bios ?? Promise.resolve(undefined),
+    g.grubEfi ?? Promise.resolve(undefined),
+    part(g.grubCfg, "grub.cfg"),
   ]);
+  await allSettledInOrder([requireFile(o.kernel, "kernel"), requireFile(o.initramfs, "initramfs")]);
   const grafts: Graft[] = [
     { iso: "/boot/vmlinuz", source: o.kernel },
     { iso: "/boot/initramfs.xz", source: o.initramfs },
     { iso: "/boot/grub/grub.cfg", source: cfg },
   ];
   const args: string[] = [];
-  // The BIOS and EFI images are independent files: built side by side, joined in fixed order.
-  const [b, e] = await allSettledInOrder([
-    bios === undefined ? Promise.resolve(undefined) : grubBiosPart(o, bios),
-    efi ? grubEfiPart(o) : Promise.resolve(undefined),
-  ]);
-  for (const part of [b, e]) {
-    if (part === undefined) continue;
-    grafts.push(...part.grafts);
-    args.push(...part.args);
+  for (const p of [b, e]) {
+    if (p === undefined) continue;
+    grafts.push(...p.grafts);
+    args.push(...p.args);
   }
   args.push("--protective-msdos-label");
   return { grafts, args };
 }
 
-async function grubBiosPart(o: GrubIsoOptions, bios: string): Promise<GrubParts> {
-  const dir = await requireDir(bios, "GRUB i386-pc module directory");
+async function grubBiosPart(o: IsoGroundworkOptions, dir: string): Promise<GrubParts> {
   const img = join(o.workDir, "eltorito.img");
   o.log?.("creating GRUB BIOS boot image");
   await run(
@@ -192,7 +297,7 @@ async function grubBiosPart(o: GrubIsoOptions, bios: string): Promise<GrubParts>
       "biosdisk",
       "iso9660",
     ],
-    opts(o),
+    { ...opts(o), ...(o.background ? { background: true } : {}) },
   );
   const grafts = [
     ...(await moduleGrafts(dir, "i386-pc")),
@@ -213,9 +318,9 @@ async function grubBiosPart(o: GrubIsoOptions, bios: string): Promise<GrubParts>
   return { grafts, args };
 }
 
-async function grubEfiPart(o: GrubIsoOptions): Promise<GrubParts> {
+async function grubEfiPart(o: IsoGroundworkOptions, dirs: GrubModuleDirs): Promise<GrubParts> {
   const platform = GRUB_EFI_FORMAT[o.arch];
-  const dir = await requireDir(o.grubModules.efi, `GRUB ${platform} module directory`);
+  const dir = await requireDir(dirs.efi, `GRUB ${platform} module directory`);
   const core = join(o.workDir, EFI_BOOT_NAME[o.arch].toLowerCase());
   o.log?.("creating GRUB EFI boot image");
   await run(
@@ -238,7 +343,7 @@ async function grubEfiPart(o: GrubIsoOptions): Promise<GrubParts> {
       "part_apple",
       "iso9660",
     ],
-    opts(o),
+    { ...opts(o), ...(o.background ? { background: true } : {}) },
   );
   const efiImg = join(o.workDir, "efi.img");
   await makeGrubEfiImage(
@@ -272,18 +377,11 @@ interface UefiParts {
 }
 
 /** The systemd-boot tree (EFI/, loader/) and `efiboot.img` holding the same files. */
-async function uefiParts(o: UefiIsoOptions): Promise<UefiParts> {
-  const loaderConf = join(o.workDir, "loader.conf");
-  // systemd-boot ≥ 261 would try to write a seed to read-only media without one.
-  const seed = join(o.workDir, "random-seed");
-  const [sdSize, ukiSize] = await allSettledInOrder([
+async function uefiParts(o: UefiIsoOptions, g: IsoGroundwork): Promise<UefiParts> {
+  const [{ conf: loaderConf, seed }, sdSize, ukiSize] = await allSettledInOrder([
+    part(g.loader, "loader.conf"),
     requireFile(o.sdBoot, "systemd-boot"),
     o.ukiWritten !== undefined ? Promise.resolve(o.ukiWritten.size) : requireFile(o.uki, "UKI"),
-    writeFile(
-      loaderConf,
-      `# systemd-boot configuration\n\ntimeout 10\n\nsecure-boot-enroll ${o.secureBootEnroll ?? "off"}\n`,
-    ),
-    writeFile(seed, Buffer.alloc(32), { mode: 0o444 }),
   ]);
 
   const files: FatFile[] = [
@@ -347,7 +445,6 @@ async function runXorriso(o: IsoCommon, args: string[], grafts: Graft[]): Promis
     all.push({ iso: "/imagecache", source: await requireDir(o.imageCacheDir, "image cache") });
   }
   o.log?.("creating ISO image");
-  o.onFinalTool?.();
   await run(
     "xorriso",
     [
@@ -369,7 +466,12 @@ async function runXorriso(o: IsoCommon, args: string[], grafts: Graft[]): Promis
       "any",
       "gpt_disk_guid=modification-date",
     ],
-    { ...opts(o, 30 * 60 * 1000), env: { GRUB_FAT_SERIAL_NUMBER: fatSerial(o.sourceDateEpoch) } },
+    {
+      ...opts(o, 30 * 60 * 1000),
+      env: { GRUB_FAT_SERIAL_NUMBER: fatSerial(o.sourceDateEpoch) },
+      // Once it runs, not before: work started meanwhile would slow its start.
+      ...(o.onFinalTool ? { onStart: o.onFinalTool } : {}),
+    },
   );
 }
 
@@ -385,13 +487,13 @@ async function guard<T>(what: string, f: () => Promise<T>): Promise<T> {
 /** GRUB ISO (upstream `CreateGRUB`): BIOS (amd64) and UEFI through GRUB. */
 export function createGrubIso(o: GrubIsoOptions): Promise<string> {
   return guard("GRUB ISO", async () => {
-    await prepare(o);
-    const bios =
-      o.arch === "amd64"
-        ? await requireDir(o.grubModules.i386pc, "GRUB i386-pc module directory")
-        : undefined;
-    const g = await grubParts(o, bios, true);
-    await runXorriso(o, [...g.args, "--sort-weight", "0", "/", "--sort-weight", "1", "/boot"], g.grafts);
+    const ground = await groundworkOf(o, "grub", o);
+    try {
+      const g = await grubParts(o, ground);
+      await runXorriso(o, [...g.args, "--sort-weight", "0", "/", "--sort-weight", "1", "/boot"], g.grafts);
+    } finally {
+      await ground.settled;
+    }
     return o.output;
   });
 }
@@ -399,13 +501,17 @@ export function createGrubIso(o: GrubIsoOptions): Promise<string> {
 /** UEFI-only ISO (upstream `CreateUEFI`): systemd-boot + UKI, optional SecureBoot enrollment files. */
 export function createUefiIso(o: UefiIsoOptions): Promise<string> {
   return guard("UEFI ISO", async () => {
-    await prepare(o);
-    const u = await uefiParts(o);
-    await runXorriso(
-      o,
-      [...UEFI_PARTITION_ARGS(u.efiBootImage), ...UEFI_LAYOUT_ARGS, "-no-emul-boot"],
-      u.grafts,
-    );
+    const ground = await groundworkOf(o, "uefi", o);
+    try {
+      const u = await uefiParts(o, ground);
+      await runXorriso(
+        o,
+        [...UEFI_PARTITION_ARGS(u.efiBootImage), ...UEFI_LAYOUT_ARGS, "-no-emul-boot"],
+        u.grafts,
+      );
+    } finally {
+      await ground.settled;
+    }
     return o.output;
   });
 }
@@ -413,30 +519,37 @@ export function createUefiIso(o: UefiIsoOptions): Promise<string> {
 /** Hybrid ISO (upstream `CreateHybrid`): BIOS through GRUB i386-pc, UEFI through systemd-boot (also on arm64). */
 export function createHybridIso(o: HybridIsoOptions): Promise<string> {
   return guard("hybrid ISO", async () => {
-    await prepare(o);
-    const bios = await requireDir(o.grubModules.i386pc, "GRUB i386-pc module directory");
-    // GRUB's BIOS image and the EFI FAT image are independent: built side by side.
-    const [g, u] = await allSettledInOrder([grubParts(o, bios, false), uefiParts(o)]);
-    await runXorriso(
-      o,
-      [
-        ...g.args,
-        "--sort-weight",
-        "0",
-        "/",
-        "--sort-weight",
-        "1",
-        "/boot",
-        "-eltorito-alt-boot",
-        ...UEFI_PARTITION_ARGS(u.efiBootImage),
-        "-appended_part_as_gpt",
-        ...UEFI_LAYOUT_ARGS,
-        "-no-emul-boot",
-      ],
-      [...g.grafts, ...u.grafts],
-    );
+    const ground = await groundworkOf(o, "hybrid", o);
+    try {
+      await hybrid(o, ground);
+    } finally {
+      await ground.settled;
+    }
     return o.output;
   });
+}
+
+async function hybrid(o: HybridIsoOptions, ground: IsoGroundwork): Promise<void> {
+  // GRUB's BIOS image and the EFI FAT image are independent: built side by side.
+  const [g, u] = await allSettledInOrder([grubParts(o, ground), uefiParts(o, ground)]);
+  await runXorriso(
+    o,
+    [
+      ...g.args,
+      "--sort-weight",
+      "0",
+      "/",
+      "--sort-weight",
+      "1",
+      "/boot",
+      "-eltorito-alt-boot",
+      ...UEFI_PARTITION_ARGS(u.efiBootImage),
+      "-appended_part_as_gpt",
+      ...UEFI_LAYOUT_ARGS,
+      "-no-emul-boot",
+    ],
+    [...g.grafts, ...u.grafts],
+  );
 }
 
 /** Which generator upstream runs (§6.1). */

@@ -36,6 +36,7 @@ import { resolveStages } from "./stages.js";
 import type {
   BuildInputs,
   BuildOptions,
+  IsoBuilt,
   IsoGenerator,
   OutputStageRequest,
   RebuildExtension,
@@ -85,6 +86,7 @@ async function run(
   const staging = OutputStaging.create(opts.outDir);
   staging.catch(() => undefined);
   let ukiWrite: Promise<void> | undefined;
+  let iso: EarlyIso | undefined;
   const discarding: Promise<unknown>[] = [];
   try {
     reporter.report({ message: "assembling the finalized profile...", status: "running" });
@@ -124,9 +126,11 @@ async function run(
       ...(embedded ? { embeddedConfig: embedded } : {}),
       ...(overlay ? { overlay } : {}),
     };
+    const cmdline = kernelCmdline(profile, kind, overlay?.options.kernelArgs);
+    // An ISO's stage starts now, on what needs nothing of the initramfs or the UKI.
+    if (kind === "iso") iso = startIso(ctx, cmdline);
     const initramfs = await buildInitramfs(ctx, kind);
     const kernel = await resolveFilePath(inputs.release, profile.input?.kernel?.path, "kernel");
-    const cmdline = kernelCmdline(profile, kind, overlay?.options.kernelArgs);
     reporter.report({ message: `kernel command line: ${cmdline}`, status: "succeeded" });
     opts.signal?.throwIfAborted();
 
@@ -143,7 +147,7 @@ async function run(
 
     const out = await staging;
     const name = outputPath(profile);
-    if (beside && ukiWrite !== undefined) await writeIsoBesideUki(ctx, assets, out.path(name), ukiWrite);
+    if (iso !== undefined) await finishIso(iso, assets, out.path(name), ukiWrite);
     else await writeOutput(ctx, kind, assets, out.path(name));
     opts.signal?.throwIfAborted();
     return await out.publish(name, profile.output?.outFormat, reporter, {
@@ -152,6 +156,8 @@ async function run(
     });
   } finally {
     // Nothing may still be writing into the work directory when it goes.
+    iso?.abandon();
+    await iso?.done.catch(() => undefined);
     await ukiWrite?.catch(() => undefined);
     await (await staging.catch(() => undefined))?.dispose();
     await Promise.allSettled(discarding);
@@ -466,29 +472,62 @@ async function buildUkiStage(
   return { written: write };
 }
 
+/** The ISO stage, started with the build and waiting for what the build makes. */
+interface EarlyIso {
+  /** Hands the stage the built assets and the output path. */
+  deliver(assets: Assets, out: string): void;
+  /** The build stopped before delivering: the stage stops waiting (no-op once delivered). */
+  abandon(): void;
+  /** Passes on the stage's console lines, held until the UKI is ready (as upstream orders them). */
+  release(): void;
+  readonly done: Promise<void>;
+}
+
+function startIso(ctx: Ctx, cmdline: string): EarlyIso {
+  const held = new HeldReporter(ctx.reporter);
+  let deliver!: (d: Delivered) => void;
+  let abandon!: (e: Error) => void;
+  const delivered = new Promise<Delivered>((resolve, reject) => {
+    deliver = resolve;
+    abandon = reject;
+  });
+  delivered.catch(() => undefined);
+  const done = writeIso({ ...ctx, reporter: held }, cmdline, delivered);
+  done.catch(() => undefined);
+  return {
+    deliver: (assets, out) => deliver({ assets, out }),
+    abandon: () => abandon(internalError("the build stopped before its ISO")),
+    release: () => held.release(),
+    done,
+  };
+}
+
+interface Delivered {
+  assets: Assets;
+  out: string;
+}
+
 /**
- * An unsigned ISO built while its UKI is written: GRUB's images and the EFI image up to the
- * UKI's copy need nothing from the UKI's bytes (its size is known from the layout). The ISO
- * stage's reports are held until "UKI ready", so the console reads as in sequence; a failed
- * UKI is the error reported (the ISO, which waits for it, is left to settle first).
+ * Delivers the assets to the ISO stage and waits for it. An unsigned ISO is built while its UKI
+ * is written: GRUB's images and the EFI image up to the UKI's copy need nothing from the UKI's
+ * bytes (its size is known from the layout). The stage's lines are held until "UKI ready"; a
+ * failed UKI is the error reported (the ISO, which waits for it, is left to settle first).
  */
-async function writeIsoBesideUki(
-  ctx: Ctx,
+async function finishIso(
+  iso: EarlyIso,
   assets: Assets,
   out: string,
-  ukiWrite: Promise<void>,
+  ukiWrite: Promise<void> | undefined,
 ): Promise<void> {
-  const held = new HeldReporter(ctx.reporter);
-  const iso = writeIso({ ...ctx, reporter: held }, assets, out);
-  iso.catch(() => undefined);
+  iso.deliver(assets, out);
   try {
     await ukiWrite;
   } catch (e) {
-    await iso.catch(() => undefined);
+    await iso.done.catch(() => undefined);
     throw e;
   }
-  held.release();
-  await iso;
+  iso.release();
+  await iso.done;
 }
 
 /** upstream out.go: dispatch on the output kind. */
@@ -519,7 +558,7 @@ async function writeOutput(ctx: Ctx, kind: OutputKind, assets: Assets, out: stri
       await writeFile(out, assets.cmdline, { mode: 0o644 });
       return;
     case "iso":
-      return writeIso(ctx, assets, out);
+      throw internalError("ISO outputs are built by their early stage");
     case "image":
     case "installer": {
       const workDir = join(ctx.work, kind);
@@ -611,38 +650,50 @@ async function imageCache(ctx: Ctx): Promise<string | undefined> {
   return dir;
 }
 
-async function writeIso(ctx: Ctx, assets: Assets, out: string): Promise<void> {
+async function writeIso(ctx: Ctx, cmdline: string, delivered: Promise<Delivered>): Promise<void> {
   const { profile, reporter, inputs } = ctx;
   const stage = "building ISO...";
   reporter.report({ message: stage, status: "running" });
   const generator = isoGenerator(profile);
   const sb = profile.secureboot === true;
-  const enrollment = sb ? await enrollmentDatabase(ctx, assets, stage) : undefined;
-  const imageCacheDir = await imageCache(ctx);
-  const workDir = join(ctx.work, "iso");
-  await mkdir(workDir, { recursive: true });
-  await ctx.stages.buildIso({
-    generator,
-    out,
-    workDir,
-    version: profile.version ?? "",
-    arch: profile.arch ?? "",
-    kernel: assets.kernel,
-    initramfs: assets.initramfs,
-    cmdline: assets.cmdline,
-    ...(assets.uki ? { uki: assets.uki } : {}),
-    ...(assets.ukiWritten ? { ukiWritten: assets.ukiWritten } : {}),
-    ...(assets.sdBoot ? { sdBoot: assets.sdBoot } : {}),
-    secureBootEnroll: sb ? (profile.output?.isoOptions?.sdBootEnrollKeys ?? "if-safe") : "off",
-    ...(enrollment ? { enrollment } : {}),
-    ...(sb && assets.signers ? { signerCertificateDer: assets.signers.uki.certificate.der } : {}),
-    ...(imageCacheDir ? { imageCacheDir } : {}),
-    grubModules: (platform) => inputs.release.imagerPath(`/usr/lib/grub/${platform}`),
-    sourceDateEpoch: ctx.epoch,
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-    progress: (d) => progress(reporter, stage, d),
-    // The initramfs rebuild's intermediates go while xorriso works on one core.
-    onFinalTool: () => ctx.discard(["extensions", "initramfs-work", "base-modules"]),
+  // Extracted while the initramfs is built; its output is only grafted in by xorriso.
+  const cacheDir = imageCache(ctx);
+  cacheDir.catch(() => undefined);
+  const built = delivered.then(async ({ assets, out }): Promise<IsoBuilt> => {
+    const enrollment = sb ? await enrollmentDatabase(ctx, assets, stage) : undefined;
+    const imageCacheDir = await cacheDir;
+    return {
+      out,
+      kernel: assets.kernel,
+      initramfs: assets.initramfs,
+      ...(assets.uki ? { uki: assets.uki } : {}),
+      ...(assets.ukiWritten ? { ukiWritten: assets.ukiWritten } : {}),
+      ...(assets.sdBoot ? { sdBoot: assets.sdBoot } : {}),
+      ...(enrollment ? { enrollment } : {}),
+      ...(sb && assets.signers ? { signerCertificateDer: assets.signers.uki.certificate.der } : {}),
+      ...(imageCacheDir ? { imageCacheDir } : {}),
+    };
   });
+  try {
+    await ctx.stages.buildIso({
+      generator,
+      workDir: join(ctx.work, "iso"),
+      version: profile.version ?? "",
+      arch: profile.arch ?? "",
+      cmdline,
+      secureBootEnroll: sb ? (profile.output?.isoOptions?.sdBootEnrollKeys ?? "if-safe") : "off",
+      grubModules: (platform) => inputs.release.imagerPath(`/usr/lib/grub/${platform}`),
+      built,
+      sourceDateEpoch: ctx.epoch,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      progress: (d) => progress(reporter, stage, d),
+      // The initramfs rebuild's intermediates go while xorriso works on one core.
+      onFinalTool: () => ctx.discard(["extensions", "initramfs-work", "base-modules"]),
+    });
+  } finally {
+    // Nothing may still be extracting into the work directory once this returns.
+    await cacheDir.catch(() => undefined);
+    await built.catch(() => undefined);
+  }
   reporter.report({ message: "ISO ready", status: "succeeded" });
 }

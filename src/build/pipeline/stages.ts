@@ -7,9 +7,15 @@ import { join } from "node:path";
 import { unsupported } from "../../errors/index.js";
 import { Quirks } from "../../profile/quirks.js";
 import { rebuildInitramfs } from "../initramfs/rebuild.js";
-import { createGrubIso, createHybridIso, createUefiIso, type GrubModuleDirs } from "../iso/iso.js";
+import {
+  createGrubIso,
+  createHybridIso,
+  createUefiIso,
+  startIsoGroundwork,
+  type GrubModuleDirs,
+} from "../iso/iso.js";
 import { buildImageStage, buildInstallerStage } from "./output-stages.js";
-import type { InitramfsRebuildRequest, IsoRequest, Stages } from "./types.js";
+import type { InitramfsRebuildRequest, IsoBuilt, IsoRequest, Stages } from "./types.js";
 
 function isoArch(arch: string): "amd64" | "arm64" {
   if (arch !== "amd64" && arch !== "arm64") throw unsupported(`unsupported architecture ${arch}`);
@@ -32,21 +38,13 @@ export async function rebuildInitramfsStage(req: InitramfsRebuildRequest): Promi
   });
 }
 
-/** ISO generation (imager.md §6) as the pipeline calls it. */
+/**
+ * ISO generation (imager.md §6) as the pipeline calls it: the groundwork (GRUB images, config
+ * files) is started at once, at a lower priority, while the build makes the rest.
+ */
 export async function buildIsoStage(req: IsoRequest): Promise<void> {
   const arch = isoArch(req.arch);
-  const common = {
-    output: req.out,
-    workDir: req.workDir,
-    version: req.version,
-    quirks: new Quirks(req.version),
-    arch,
-    sourceDateEpoch: req.sourceDateEpoch,
-    log: req.progress,
-    ...(req.onFinalTool ? { onFinalTool: req.onFinalTool } : {}),
-    ...(req.imageCacheDir ? { imageCacheDir: req.imageCacheDir } : {}),
-    ...(req.signal ? { signal: req.signal } : {}),
-  };
+  const quirks = new Quirks(req.version);
   const optionalDir = (platform: string) => req.grubModules(platform).catch(() => undefined);
   const grubModules = async (): Promise<GrubModuleDirs> => {
     const [i386pc, efi] = await Promise.all([
@@ -55,38 +53,77 @@ export async function buildIsoStage(req: IsoRequest): Promise<void> {
     ]);
     return { ...(i386pc ? { i386pc } : {}), ...(efi ? { efi } : {}) };
   };
+  const grub = req.generator !== "uefi" ? grubModules() : undefined;
+  const groundwork = startIsoGroundwork({
+    generator: req.generator,
+    workDir: req.workDir,
+    arch,
+    quirks,
+    sourceDateEpoch: req.sourceDateEpoch,
+    cmdline: req.cmdline,
+    ...(grub ? { grubModules: grub } : {}),
+    secureBootEnroll: req.secureBootEnroll,
+    background: true,
+    log: req.progress,
+    ...(req.signal ? { signal: req.signal } : {}),
+  });
+  let built: IsoBuilt;
+  try {
+    built = await req.built;
+  } catch (e) {
+    await groundwork.settled;
+    throw e;
+  }
+  const common = {
+    output: built.out,
+    workDir: req.workDir,
+    version: req.version,
+    quirks,
+    arch,
+    sourceDateEpoch: req.sourceDateEpoch,
+    log: req.progress,
+    groundwork,
+    ...(req.onFinalTool ? { onFinalTool: req.onFinalTool } : {}),
+    ...(built.imageCacheDir ? { imageCacheDir: built.imageCacheDir } : {}),
+    ...(req.signal ? { signal: req.signal } : {}),
+  };
   const uefi = async () => {
-    if (!req.uki || !req.sdBoot) throw unsupported("this Talos version has no UKI for a systemd-boot ISO");
+    if (!built.uki || !built.sdBoot)
+      throw unsupported("this Talos version has no UKI for a systemd-boot ISO");
     let signingCertDer: string | undefined;
-    if (req.signerCertificateDer) {
+    if (built.signerCertificateDer) {
       signingCertDer = join(req.workDir, "..", "uki-signing-cert.der");
-      await writeFile(signingCertDer, req.signerCertificateDer);
+      await writeFile(signingCertDer, built.signerCertificateDer);
     }
     return {
-      sdBoot: req.sdBoot,
-      uki: req.uki,
-      ...(req.ukiWritten ? { ukiWritten: req.ukiWritten } : {}),
+      sdBoot: built.sdBoot,
+      uki: built.uki,
+      ...(built.ukiWritten ? { ukiWritten: built.ukiWritten } : {}),
       secureBootEnroll: req.secureBootEnroll,
       ...(signingCertDer ? { signingCertDer } : {}),
-      ...(req.enrollment ? { enrollmentKeys: req.enrollment } : {}),
+      ...(built.enrollment ? { enrollmentKeys: built.enrollment } : {}),
     };
   };
-  const grub = async () => ({
-    kernel: req.kernel,
-    initramfs: req.initramfs,
+  const grubInputs = async () => ({
+    kernel: built.kernel,
+    initramfs: built.initramfs,
     cmdline: req.cmdline,
-    grubModules: await grubModules(),
+    grubModules: (await grub) ?? {},
   });
-  switch (req.generator) {
-    case "grub":
-      await createGrubIso({ ...common, ...(await grub()) });
-      return;
-    case "uefi":
-      await createUefiIso({ ...common, ...(await uefi()) });
-      return;
-    case "hybrid":
-      await createHybridIso({ ...common, ...(await grub()), ...(await uefi()) });
-      return;
+  try {
+    switch (req.generator) {
+      case "grub":
+        await createGrubIso({ ...common, ...(await grubInputs()) });
+        return;
+      case "uefi":
+        await createUefiIso({ ...common, ...(await uefi()) });
+        return;
+      case "hybrid":
+        await createHybridIso({ ...common, ...(await grubInputs()), ...(await uefi()) });
+        return;
+    }
+  } finally {
+    await groundwork.settled;
   }
 }
 

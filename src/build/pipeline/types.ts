@@ -67,39 +67,50 @@ export interface InitramfsRebuildRequest {
 export type IsoGenerator = "grub" | "uefi" | "hybrid";
 
 /** Request to build an ISO (imager.md §6). */
+/**
+ * The ISO stage's request. The pipeline starts the stage with the build, before the initramfs:
+ * `built` settles with what the rest of the build makes (rejects if the build stops first), and
+ * the stage may start meanwhile on what needs none of it (GRUB images, config files).
+ */
 export interface IsoRequest {
   generator: IsoGenerator;
-  out: string;
+  /** The stage's scratch directory (made by the stage). */
   workDir: string;
   version: string;
   arch: string;
-  kernel: string;
-  initramfs: string;
   cmdline: string;
-  /** The UKI (signed with SecureBoot) for sd-boot generators. */
-  uki?: string;
-  /** While the UKI is still being written: when it is complete, and its final size. */
-  ukiWritten?: UkiWrite;
-  /** systemd-boot (signed with SecureBoot). */
-  sdBoot?: string;
   /** loader.conf `secure-boot-enroll`. */
   secureBootEnroll: SDBootEnrollKeys;
-  /** Enrollment files copied to `loader/keys/auto/`. */
-  enrollment?: { pk: string; kek: string; db: string };
-  /** DER of the UKI signing certificate (`EFI/keys/uki-signing-cert.der`). */
-  signerCertificateDer?: Buffer;
-  /** Extracted image cache, carried as `/imagecache`. */
-  imageCacheDir?: string;
+  built: Promise<IsoBuilt>;
   /** GRUB module directory of a GRUB platform (`i386-pc`, `x86_64-efi`, `arm64-efi`) from the release. */
   grubModules: (platform: string) => Promise<string>;
   sourceDateEpoch: number;
   signal?: AbortSignal;
   progress: Progress;
   /**
-   * Called as the ISO's last tool starts (xorriso: single-threaded, most of the stage, with
+   * Called once the ISO's last tool runs (xorriso: single-threaded, most of the stage, with
    * nothing else running): the pipeline removes what it no longer needs meanwhile.
    */
   onFinalTool?: () => void;
+}
+
+/** What the rest of the build hands the ISO stage. */
+export interface IsoBuilt {
+  out: string;
+  kernel: string;
+  initramfs: string;
+  /** The UKI (signed with SecureBoot) for sd-boot generators. */
+  uki?: string;
+  /** While the UKI is still being written: when it is complete, and its final size. */
+  ukiWritten?: UkiWrite;
+  /** systemd-boot (signed with SecureBoot). */
+  sdBoot?: string;
+  /** Enrollment files copied to `loader/keys/auto/`. */
+  enrollment?: { pk: string; kek: string; db: string };
+  /** DER of the UKI signing certificate (`EFI/keys/uki-signing-cert.der`). */
+  signerCertificateDer?: Buffer;
+  /** Extracted image cache, carried as `/imagecache`. */
+  imageCacheDir?: string;
 }
 
 /** What the pipeline hands a part-2 output stage (disk image, installer). */

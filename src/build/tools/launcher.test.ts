@@ -15,9 +15,14 @@ async function scratch(): Promise<string> {
 async function launchText(spec: Omit<LaunchSpec, "stdoutFile" | "stderrFile">, dir: string) {
   const stdoutFile = join(dir, `out-${Math.random()}`);
   const stderrFile = join(dir, `err-${Math.random()}`);
-  const exit = await launcher().launch({ ...spec, stdoutFile, stderrFile }).exit;
+  const { code, signal, wroteStdout, wroteStderr } = await launcher().launch({
+    ...spec,
+    stdoutFile,
+    stderrFile,
+  }).exit;
   return {
-    exit,
+    exit: { code, signal },
+    wrote: { stdout: wroteStdout, stderr: wroteStderr },
     stdout: await readFile(stdoutFile, "utf8").catch(() => ""),
     stderr: await readFile(stderrFile, "utf8").catch(() => ""),
   };
@@ -225,4 +230,52 @@ test("without a usable temp directory programs are spawned directly, and still r
   });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^false XZ_VERSION=/);
+});
+
+test("the exit report says which output files got bytes; started resolves before exit", async () => {
+  const dir = await scratch();
+  try {
+    const quiet = await launchText({ path: "/bin/true", args: [], env: process.env }, dir);
+    assert.deepEqual(quiet.wrote, { stdout: false, stderr: false });
+    const both = await launchText(
+      { path: "/bin/sh", args: ["-c", "echo out; echo err >&2; exit 2"], env: process.env },
+      dir,
+    );
+    assert.deepEqual(both.exit, { code: 2, signal: null });
+    assert.deepEqual(both.wrote, { stdout: true, stderr: true });
+    assert.equal(both.stdout, "out\n");
+    assert.equal(both.stderr, "err\n");
+    const errOnly = await launchText(
+      { path: "/bin/sh", args: ["-c", "echo err >&2"], env: process.env },
+      dir,
+    );
+    assert.deepEqual(errOnly.wrote, { stdout: false, stderr: true });
+    // A working directory that cannot be entered: the shell's message is on stderr.
+    const noDir = await launchText(
+      { path: "/bin/true", args: [], env: process.env, cwd: join(dir, "nope") },
+      dir,
+    );
+    assert.deepEqual(noDir.wrote, { stdout: false, stderr: true });
+
+    const order: string[] = [];
+    const job = launcher().launch({
+      path: "/bin/sleep",
+      args: ["0.2"],
+      env: process.env,
+      stderrFile: join(dir, "sleep.err"),
+    });
+    await Promise.all([
+      job.started.then(() => order.push("started")),
+      job.exit.then(() => order.push("exit")),
+    ]);
+    assert.deepEqual(order, ["started", "exit"]);
+
+    // run() tells its caller once the program runs (used to start work beside the last tool).
+    let startedAt = 0;
+    const t0 = Date.now();
+    await runLaunched("/bin/sleep", ["0.3"], { onStart: () => (startedAt = Date.now()) });
+    assert.ok(startedAt > 0 && startedAt - t0 < 250, "onStart called while the program ran");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

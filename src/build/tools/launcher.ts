@@ -8,8 +8,9 @@
  *
  * Each launch is a background job of the launcher: a small watcher subshell that starts the
  * program with its own working directory, environment and stdio files, reports its PID, waits
- * for it and reports its exit status on the launcher's stdout (`S <id> <pid>`, `E <id>
- * <status>`; one short `echo` each, atomic on a pipe). The program's stdin, stdout and stderr
+ * for it and reports its exit status and which of its output files are non-empty on the
+ * launcher's stdout (`S <id> <pid>`, `E <id> <status> <stdout?><stderr?>`; one short `echo`
+ * each, atomic on a pipe). The program's stdin, stdout and stderr
  * are files or /dev/null, never the launcher's own pipes. What the program sees — path,
  * arguments, environment, working directory — is what `spawn` would have given it, with one
  * difference inherited from POSIX shells: background jobs ignore SIGINT and SIGQUIT. The
@@ -43,10 +44,19 @@ export interface LaunchExit {
   signal: NodeJS.Signals | null;
 }
 
+/** How a launched program ended, and whether its stdout and stderr files got any bytes. */
+export interface LaunchEnd extends LaunchExit {
+  /** Whether the stdout file is non-empty (callers skip reading empty files). */
+  wroteStdout: boolean;
+  wroteStderr: boolean;
+}
+
 /** A started program. */
 export interface Launched {
   /** Settles when the program has exited and been reaped; rejects if the launcher died. */
-  readonly exit: Promise<LaunchExit>;
+  readonly exit: Promise<LaunchEnd>;
+  /** Resolves once the program has been started (its PID reported); never rejects. */
+  readonly started: Promise<void>;
   /** SIGKILLs the program (its process group with `newGroup`), now or as soon as it has a PID. */
   kill(): void;
 }
@@ -65,7 +75,8 @@ interface Job {
   exited: boolean;
   killWanted: boolean;
   newGroup: boolean;
-  resolve: (e: LaunchExit) => void;
+  onStart: () => void;
+  resolve: (e: LaunchEnd) => void;
   reject: (e: Error) => void;
 }
 
@@ -123,18 +134,23 @@ class LauncherShell {
 
   launch(spec: LaunchSpec): Launched {
     const id = this.#next++;
-    let resolve!: (e: LaunchExit) => void;
+    let resolve!: (e: LaunchEnd) => void;
     let reject!: (e: Error) => void;
-    const exit = new Promise<LaunchExit>((res, rej) => {
+    const exit = new Promise<LaunchEnd>((res, rej) => {
       resolve = res;
       reject = rej;
     });
+    let onStart!: () => void;
+    const started = new Promise<void>((res) => (onStart = res));
+    // A launch that never started (the launcher died) counts as started once it has ended.
+    exit.then(onStart, onStart);
     const job: Job = {
       pid: undefined,
       watcher: undefined,
       exited: false,
       killWanted: false,
       newGroup: spec.newGroup === true,
+      onStart,
       resolve,
       reject,
     };
@@ -147,6 +163,7 @@ class LauncherShell {
     }
     return {
       exit,
+      started,
       kill: () => {
         job.killWanted = true;
         signalJob(job);
@@ -167,7 +184,7 @@ class LauncherShell {
   #script(id: number, spec: LaunchSpec): string {
     const q = shellQuote;
     const parts: string[] = [`exec 2>${q(spec.stderrFile)}`];
-    if (spec.cwd !== undefined) parts.push(`cd ${q(spec.cwd)} || { echo "E ${id} 126"; exit; }`);
+    if (spec.cwd !== undefined) parts.push(`cd ${q(spec.cwd)} || { echo "E ${id} 126 01"; exit; }`);
     let command = [spec.path, ...spec.args].map(q).join(" ");
     const names = Object.keys(spec.env);
     if (this.#plainEnv && names.every((k) => IDENT.test(k))) {
@@ -188,11 +205,17 @@ class LauncherShell {
       command = `/usr/bin/env -i ${assignments.join(" ")} ${command}`;
     }
     if (spec.newGroup) command = `${SETSID} -w ${command}`;
+    const stdout = q(spec.stdoutFile ?? "/dev/null");
+    // `[` is a builtin: telling the caller which outputs are empty costs no process, and saves
+    // it opening and reading files that have nothing in them.
     parts.push(
-      `${command} <${q(spec.stdinFile ?? "/dev/null")} >${q(spec.stdoutFile ?? "/dev/null")} &`,
+      `${command} <${q(spec.stdinFile ?? "/dev/null")} >${stdout} &`,
       `echo "S ${id} $!"`,
       `wait $!`,
-      `echo "E ${id} $?"`,
+      `s=$? o=0 e=0`,
+      `[ -s ${stdout} ] && o=1`,
+      `[ -s ${q(spec.stderrFile)} ] && e=1`,
+      `echo "E ${id} $s $o$e"`,
     );
     return `(\n${parts.join("\n")}\n) &\necho "W ${id} $!"\n`;
   }
@@ -201,7 +224,7 @@ class LauncherShell {
     const lines = (this.#partial + chunk).split("\n");
     this.#partial = lines.pop()!;
     for (const line of lines) {
-      const m = /^([SEW]) (\d+) (\d+)$/.exec(line);
+      const m = /^([SEW]) (\d+) (\d+)(?: ([01])([01]))?$/.exec(line);
       if (m === null) continue;
       const id = Number(m[2]);
       const job = this.#jobs.get(id);
@@ -210,12 +233,13 @@ class LauncherShell {
       if (m[1] === "S") {
         job.pid = n;
         if (job.killWanted) signalJob(job);
+        job.onStart();
         continue;
       }
       if (m[1] === "W") job.watcher = n;
       else {
         job.exited = true;
-        job.resolve(exitOfStatus(n));
+        job.resolve({ ...exitOfStatus(n), wroteStdout: m[4] === "1", wroteStderr: m[5] === "1" });
       }
       if (job.exited && job.watcher !== undefined) this.#reap(id, job.watcher);
     }

@@ -12,7 +12,7 @@ import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { BootforgeError, type ErrorKind } from "../../errors/index.js";
 import { toolSlot } from "./concurrency.js";
-import { launcher, launcherEnabled, type LaunchExit } from "./launcher.js";
+import { launcher, launcherEnabled, type LaunchEnd, type LaunchExit } from "./launcher.js";
 import { requireTool, type ToolName } from "./registry.js";
 
 export interface RunOptions {
@@ -36,6 +36,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Error kind when the program fails (default `io`). */
   errorKind?: ErrorKind;
+  /** Called once the program has started (a moment that work waiting for it to run can use). */
+  onStart?: () => void;
   /**
    * Run at a lower CPU priority (`nice -n 10`): work that runs beside the build's critical path
    * and must not slow it down on a machine with few cores.
@@ -95,6 +97,7 @@ async function runNow(
     killSignal: "SIGKILL",
     signal: options.signal,
   });
+  if (child.pid !== undefined) options.onStart?.();
 
   let stderr = "";
   child.stderr.setEncoding("utf8");
@@ -200,6 +203,7 @@ export async function runLaunched(
       stderrFile,
       ...(options.newGroup ? { newGroup: true } : {}),
     });
+    if (options.onStart) void job.started.then(options.onStart);
     let timedOut = false;
     const onAbort = (): void => job.kill();
     options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -207,24 +211,29 @@ export async function runLaunched(
       timedOut = true;
       job.kill();
     }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    let end: LaunchEnd;
     try {
-      result.status = await job.exit;
+      end = await job.exit;
     } catch (e) {
       return { ...result, failure: `could not be started: ${(e as Error).message}`, cause: e };
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
     }
-    result.stderr = await readHead(stderrFile, STDERR_LIMIT);
-    if (captured !== undefined) result.stdout = await readHead(captured, Infinity, null);
+    result.status = { code: end.code, signal: end.signal };
+    // Most programs write nothing to either: no file to open and read then.
+    if (end.wroteStderr) result.stderr = await readHead(stderrFile, STDERR_LIMIT);
+    if (captured !== undefined && end.wroteStdout) result.stdout = await readHead(captured, Infinity, null);
     if (options.signal?.aborted)
       return { ...result, failure: "was aborted", stopped: "aborted", cause: options.signal.reason };
     if (timedOut) return { ...result, failure: "was killed by SIGKILL (timeout?)", stopped: "timeout" };
     if (result.status.code !== 0) return { ...result, failure: describeExit(result.status) };
     return result;
   } finally {
-    const made = [stderrFile, stdinFile, captured].filter((f): f is string => f !== undefined);
-    await Promise.all(made.map((f) => rm(f, { force: true })));
+    // Removed without waiting: nothing reads them again, the names are never reused, and the
+    // launcher's directory goes with the process.
+    for (const f of [stderrFile, stdinFile, captured])
+      if (f !== undefined) void rm(f, { force: true }).catch(() => undefined);
   }
 }
 
