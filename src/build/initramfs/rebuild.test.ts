@@ -99,6 +99,8 @@ test("rebuild with userspace, microcode, firmware, kernel-module and embedded-co
     }),
     await writeEmbeddedConfigExtension(join(dir, "ext", "embedded"), Buffer.from("version: v1alpha1\n")),
   ];
+  // The extension trees are shared (the imager's cache): the rebuild only reads them.
+  const untouched = await Promise.all(exts.map((e) => treeSnapshot(e.dir)));
   const quirks = new Quirks("v1.10.0");
   const build = async (n: number): Promise<{ path: string; layers: string[]; early: boolean }> => {
     const r = await rebuildInitramfs({
@@ -253,7 +255,36 @@ test("rebuild with userspace, microcode, firmware, kernel-module and embedded-co
     (await readFile(first.path)).equals(await readFile(second.path)),
     "two builds are byte-identical",
   );
+  assert.deepEqual(
+    await Promise.all(exts.map((e) => treeSnapshot(e.dir))),
+    untouched,
+    "the extension trees are unchanged",
+  );
 });
+
+/** Every entry under `root`: path, type and mode, and a file's content hash or a link's target. */
+async function treeSnapshot(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const path = join(root, rel);
+    const st = await lstat(path);
+    const mode = (st.mode & 0o7777).toString(8);
+    if (st.isDirectory()) {
+      out.push(`${rel}/ ${mode}`);
+      for (const name of (await readdir(path)).sort()) await walk(rel === "" ? name : `${rel}/${name}`);
+    } else if (st.isSymbolicLink()) {
+      out.push(`${rel} -> ${await readlink(path)}`);
+    } else {
+      out.push(
+        `${rel} ${mode} ${createHash("sha256")
+          .update(await readFile(path))
+          .digest("hex")}`,
+      );
+    }
+  };
+  await walk("");
+  return out;
+}
 
 test("old versions: xz layers and append, /lib paths, string-sorted order with 11 extensions", async () => {
   const exts: ExtensionInput[] = [];

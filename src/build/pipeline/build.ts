@@ -28,7 +28,6 @@ import { writeEnrollmentDatabase } from "../secureboot/enrollment.js";
 import { buildSignedUki, type UkiSigners } from "../secureboot/signed-uki.js";
 import { enrollmentFiles, loadSigners, resolveFilePath } from "./inputs.js";
 import type { ExtensionInput } from "../../release/release-source.js";
-import { copyTree } from "./copy-tree.js";
 import { OutputStaging } from "./publish.js";
 import { extractProfileImageCache } from "./image-cache.js";
 import { prepareOverlay, type PipelineOverlay } from "./overlay.js";
@@ -270,7 +269,7 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
   const early: EarlyBase = { initramfs: base };
   try {
     try {
-      await startExtensionCopies(ctx, exts, stage, loading, early);
+      await resolveExtensions(ctx, exts, stage, loading, early);
     } catch (e) {
       // Nothing may still be copying into the work directory when the caller removes it.
       await Promise.allSettled(loading);
@@ -346,8 +345,8 @@ function startBaseModules(
   });
 }
 
-/** Resolves the extensions (side by side) and starts their private copies in order (onto `loading`). */
-async function startExtensionCopies(
+/** Resolves the extensions (side by side) and takes them in order (onto `loading`). */
+async function resolveExtensions(
   ctx: Ctx,
   exts: readonly ContainerAsset[],
   stage: string,
@@ -366,7 +365,7 @@ async function startExtensionCopies(
   early.base = startBaseModules(ctx, resolving, early.initramfs);
   early.base.catch(() => undefined);
   try {
-    await copyInOrder(ctx, exts, stage, loading, resolving);
+    await takeInOrder(ctx, exts, stage, loading, resolving);
   } catch (e) {
     // None may still be extracting into the cache or the work directory once this fails.
     await Promise.allSettled(resolving.filter((r) => r !== undefined));
@@ -374,8 +373,8 @@ async function startExtensionCopies(
   }
 }
 
-/** Reports, awaits and copies each resolved extension in profile order. */
-async function copyInOrder(
+/** Reports and awaits each resolved extension in profile order (the embedded config is written). */
+async function takeInOrder(
   ctx: Ctx,
   exts: readonly ContainerAsset[],
   stage: string,
@@ -404,10 +403,9 @@ async function copyInOrder(
           : `pulling ${label}...`,
     );
     const ext = await resolving[i]!;
-    // The cached tree is shared: the rebuild moves firmware out of it, so work on a private copy.
-    loading.push(copyTree(ext.dir, dir).then(() => loadExtension(dir)));
-    // Awaited all together below; a failure meanwhile must not count as unhandled.
-    loading.at(-1)?.catch(() => undefined);
+    // The cached tree itself: the rebuild only reads its extensions (firmware is copied out,
+    // the layer leaves it out), so no private copy is made.
+    loading.push(Promise.resolve(ext.extension));
     ctx.signal?.throwIfAborted();
   }
 }

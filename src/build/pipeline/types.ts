@@ -48,7 +48,7 @@ export type RebuildExtension = LoadedExtension & { labels?: XattrLabels };
 export interface InitramfsRebuildRequest {
   /** The release initramfs (zstd or xz newc cpio). */
   initramfs: string;
-  /** Extensions in profile order; private copies the stage may change (firmware is moved out). */
+  /** Extensions in profile order: shared cached trees, read and never changed. */
   extensions: readonly RebuildExtension[];
   version: string;
   arch: string;
