@@ -6,7 +6,7 @@
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { invalidInput, ioError, unsupported } from "../../../errors/index.js";
-import { sourceChunks, sourceSize, type ByteSource } from "./byte-source.js";
+import { copySource, sourceSize, type ByteSource } from "./byte-source.js";
 import {
   CERTIFICATE_TABLE_INDEX,
   IMAGE_SCN_CNT_INITIALIZED_DATA,
@@ -223,16 +223,15 @@ async function writePe(
     const writes = await Promise.allSettled([
       out.write(head, 0, head.length, 0),
       ...placed.map(async (p) => {
-        const chunks =
-          "stubOffset" in p.from
-            ? stubRange(stubPath, p.from.stubOffset, p.sizeOfRawData)
-            : sourceChunks(p.from.source);
+        const grew = () => ioError(`section ${p.name} grew while being written`);
         let written = 0;
-        for await (const chunk of chunks) {
-          if (written + chunk.length > p.sizeOfRawData)
-            throw ioError(`section ${p.name} grew while being written`);
-          await out.write(chunk, 0, chunk.length, p.pointerToRawData + written);
-          written += chunk.length;
+        if ("source" in p.from) {
+          written = await copySource(p.from.source, out, p.pointerToRawData, p.sizeOfRawData, grew);
+        } else {
+          for await (const chunk of stubRange(stubPath, p.from.stubOffset, p.sizeOfRawData)) {
+            await out.write(chunk, 0, chunk.length, p.pointerToRawData + written);
+            written += chunk.length;
+          }
         }
         if ("source" in p.from && written !== p.virtualSize)
           throw ioError(`section ${p.name} changed size while being written`);

@@ -3,7 +3,7 @@
  * sections and multi-hundred-megabyte kernels/initramfs go through the same code paths.
  */
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { open, stat, type FileHandle } from "node:fs/promises";
 import { ioError } from "../../../errors/index.js";
 
 /** Bytes held in memory or a file streamed from disk. */
@@ -48,4 +48,50 @@ export async function sourceBytes(src: ByteSource): Promise<Buffer> {
   const parts: Uint8Array[] = [];
   for await (const c of sourceChunks(src)) parts.push(c);
   return Buffer.concat(parts);
+}
+
+/** Bytes copied per read and write by `copySource`. */
+const COPY_CHUNK = 1 << 20;
+
+/**
+ * Copies the source into `out` at `position`, failing once more than `limit` bytes come; returns
+ * the number of bytes written. A file goes through one reused buffer: no allocation per chunk, so
+ * a kernel copied into a UKI costs neither page faults on fresh memory nor garbage collection.
+ */
+export async function copySource(
+  src: ByteSource,
+  out: FileHandle,
+  position: number,
+  limit: number,
+  overflow: () => Error,
+): Promise<number> {
+  if ("bytes" in src) {
+    if (src.bytes.length > limit) throw overflow();
+    await out.write(src.bytes, 0, src.bytes.length, position);
+    return src.bytes.length;
+  }
+  let input: FileHandle;
+  try {
+    input = await open(src.path, "r");
+  } catch (e) {
+    throw ioError(`cannot read ${src.path}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(COPY_CHUNK);
+    let done = 0;
+    for (;;) {
+      let n: number;
+      try {
+        ({ bytesRead: n } = await input.read(buffer, 0, COPY_CHUNK, done));
+      } catch (e) {
+        throw ioError(`cannot read ${src.path}: ${(e as Error).message}`, { cause: e });
+      }
+      if (n === 0) return done;
+      if (done + n > limit) throw overflow();
+      await out.write(buffer, 0, n, position + done);
+      done += n;
+    }
+  } finally {
+    await input.close();
+  }
 }
