@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { isBootforgeError } from "../../../errors/index.js";
-import { assemblePe } from "./assemble.js";
+import { assemblePe, layoutPe } from "./assemble.js";
 import { readPeHeaders } from "./pe-reader.js";
 import { DEBIAN_STUB, requireTool } from "./test-fixtures.js";
 
@@ -140,5 +140,31 @@ describe("assemblePe", () => {
     await assert.rejects(assemblePe({ stub: notPe, sections: [] }, join(dir, "x")), (e) =>
       isBootforgeError(e, "invalid-input"),
     );
+  });
+
+  test("a section file that changes size between layout and write is an error, not a corrupt image", async () => {
+    const stripped = join(dir, "stripped-2.stub");
+    execFileSync("objcopy", ["--strip-all", DEBIAN_STUB, stripped]);
+    const initrd = join(dir, "growing-initrd");
+    // Larger than one copy chunk, so the size is checked across reads.
+    writeFileSync(initrd, Buffer.alloc(1_500_000, 7));
+    const grown = await layoutPe({
+      stub: stripped,
+      sections: [{ name: ".initrd", source: { path: initrd } }],
+    });
+    writeFileSync(initrd, Buffer.alloc(1_500_000 + 8192, 7));
+    await assert.rejects(grown.write(join(dir, "grown.efi")), /section \.initrd grew while being written/);
+    const shrunk = await layoutPe({
+      stub: stripped,
+      sections: [{ name: ".initrd", source: { path: initrd } }],
+    });
+    writeFileSync(initrd, Buffer.alloc(1000, 7));
+    await assert.rejects(shrunk.write(join(dir, "shrunk.efi")), /section \.initrd changed size/);
+    const missing = await layoutPe({
+      stub: stripped,
+      sections: [{ name: ".initrd", source: { path: initrd } }],
+    });
+    rmSync(initrd);
+    await assert.rejects(missing.write(join(dir, "missing.efi")), (e) => isBootforgeError(e, "io"));
   });
 });
