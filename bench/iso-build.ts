@@ -255,7 +255,7 @@ try {
   // Alternating keeps each build next to its floor under the same machine load.
   const all = await imagerCompiled(runner, 2 * PAIRS, join(work, "out-warm"), [], log, profile, {
     BENCH_ALTERNATE_SERIAL: "1",
-    BENCH_DISCARD_OUTPUT: "1",
+    BENCH_DISCARD_OUTPUT: process.env.NO_DISCARD === "1" ? "" : "1",
   });
   const pairs = await Promise.all(
     Array.from({ length: PAIRS }, async (_, k) => {
@@ -273,7 +273,10 @@ try {
   const steady = pairs.slice(1);
   if (process.env.BENCH_PAIRS_DEBUG === "1")
     for (const p of pairs)
-      console.error(`# pair ${p.k}: build ${p.sec.toFixed(3)} s, floor ${p.floor.toFixed(3)} s`);
+      console.error(
+        `# pair ${p.k}: build ${p.sec.toFixed(3)} s, floor ${p.floor.toFixed(3)} s, ` +
+          `no tool running ${(p.toolless * 1000).toFixed(0)} ms`,
+      );
   const ratios = steady.map((p) => p.sec / p.floor);
   const mid = steady[ratios.indexOf(median(ratios))]!;
   const floorS = mid.floor;

@@ -135,7 +135,7 @@ export async function extractBaseModules(options: {
     timeoutMs: 10 * 60 * 1000,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  await Promise.all([rm(rootfsSqsh, { force: true }), rm(decompressed, { force: true })]);
+  // The decompressed archive stays until `workDir` goes: removing it here would only delay depmod.
 
   const modulesRoot = join(tree, modPath);
   const versions = await readdir(modulesRoot, { withFileTypes: true }).catch(() => []);
@@ -147,25 +147,19 @@ export async function extractBaseModules(options: {
   return { tree, modulesRoot, kernelVersion: versions[0]!.name };
 }
 
-/** Builds the `modules.dep` layer tree under `workDir/modules.dep`. */
-export async function buildModulesDepExtension(options: ModulesDepOptions): Promise<ModulesDepExtension> {
-  const { quirks, workDir } = options;
-  const modPath = kernelModulesPath(quirks);
-  await mkdir(workDir, { recursive: true });
-  const {
-    tree,
-    modulesRoot,
-    kernelVersion: kver,
-  } = (await options.base) ??
-  (await extractBaseModules({
-    baseInitramfs: options.baseInitramfs,
-    quirks,
-    workDir,
-    ...(options.signal ? { signal: options.signal } : {}),
-  }));
-
+/**
+ * Copies every module-providing extension's modules into the base tree, then checks that no
+ * symlink they brought leads out of it.
+ */
+async function mergeModules(
+  sources: ModulesDepOptions["sources"],
+  modPath: string,
+  kver: string,
+  tree: string,
+  modulesRoot: string,
+): Promise<void> {
   const links = new Map<string, string>();
-  for (const { rootfs: extRoot, name } of options.sources) {
+  for (const { rootfs: extRoot, name } of sources) {
     const owner = `extension ${JSON.stringify(name)}`;
     const src = await resolveInside(extRoot, `${modPath}/${kver}`, owner);
     if (src === undefined || !(await lstat(src)).isDirectory()) {
@@ -186,24 +180,54 @@ export async function buildModulesDepExtension(options: ModulesDepOptions): Prom
     if (real !== undefined && (realTree === undefined || !isInside(realTree, real)))
       throw invalidInput(`${what} is a symlink leading outside the extension's kernel modules tree`);
   }
+}
+
+/** `root` and each of `parts` below it, created with mode 0755 whatever the umask. */
+async function layerDirs(root: string, parts: readonly string[]): Promise<void> {
+  await mkdir(join(root, ...parts), { recursive: true });
+  let cur = root;
+  const all = [root];
+  for (const part of parts) all.push((cur = join(cur, part)));
+  await Promise.all(all.map((d) => chmod(d, 0o755)));
+}
+
+/** Builds the `modules.dep` layer tree under `workDir/modules.dep`. */
+export async function buildModulesDepExtension(options: ModulesDepOptions): Promise<ModulesDepExtension> {
+  const { quirks, workDir } = options;
+  const modPath = kernelModulesPath(quirks);
+  await mkdir(workDir, { recursive: true });
+  const {
+    tree,
+    modulesRoot,
+    kernelVersion: kver,
+  } = (await options.base) ??
+  (await extractBaseModules({
+    baseInitramfs: options.baseInitramfs,
+    quirks,
+    workDir,
+    ...(options.signal ? { signal: options.signal } : {}),
+  }));
 
   const conf = join(workDir, "10-extra-modules.conf");
-  await writeFile(conf, EXTRA_MODULES_CONF);
-  // depmod looks under <basedir>/lib/modules, so the base is the modules path minus that suffix.
-  const baseDir = modulesRoot.replace(/\/lib\/modules$/, "");
-  await run("depmod", ["--all", "--basedir", baseDir, "--config", conf, kver], {
-    errorKind: "invalid-input",
-    timeoutMs: 10 * 60 * 1000,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-
   const rootfs = join(workDir, "modules.dep");
   const dest = join(rootfs, modPath, kver);
-  let cur = rootfs;
-  for (const part of ["", ...modPath.split("/"), kver]) {
-    cur = part === "" ? cur : join(cur, part);
-    await mkdir(cur, { recursive: true });
-    await chmod(cur, 0o755);
+  // Written while the modules are merged and depmod runs: only the index files move in after.
+  const confWritten = writeFile(conf, EXTRA_MODULES_CONF);
+  const dirsMade = layerDirs(rootfs, [...modPath.split("/"), kver]);
+  try {
+    await mergeModules(options.sources, modPath, kver, tree, modulesRoot);
+    await confWritten;
+    // depmod looks under <basedir>/lib/modules, so the base is the modules path minus that suffix.
+    const baseDir = modulesRoot.replace(/\/lib\/modules$/, "");
+    await run("depmod", ["--all", "--basedir", baseDir, "--config", conf, kver], {
+      errorKind: "invalid-input",
+      timeoutMs: 10 * 60 * 1000,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    await dirsMade;
+  } finally {
+    // Nothing started here may still write into the work directory once this returns.
+    await Promise.allSettled([confWritten, dirsMade]);
   }
   // Regular files only (upstream's rule): a symlink named modules.* is never carried over.
   const indexes = (await readdir(join(modulesRoot, kver), { withFileTypes: true })).filter(

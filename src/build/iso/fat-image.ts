@@ -5,6 +5,8 @@
  * image's programs run from one shell.
  */
 import { frozenClockEnv } from "../tools/frozen-clock.js";
+import { rm } from "node:fs/promises";
+import { invalidInput } from "../../errors/index.js";
 import { createSparseFile } from "../formats/sparse-file.js";
 import { runSequence, type SequenceStep } from "../tools/sequence.js";
 import { fatSerial } from "./volume.js";
@@ -139,12 +141,26 @@ export async function makeEfiBootImage(
   signal?: AbortSignal,
   pending?: PendingSource,
 ): Promise<void> {
-  await createSparseFile(image, size);
+  if (size % 1024 !== 0) throw invalidInput(`EFI boot image size ${size} is not a whole number of KiB`);
+  // mkfs.vfat creates the (sparse) file itself (`-C`, size in KiB): the same bytes as formatting a
+  // file made beforehand, without the file operations in front of the tool.
+  await rm(image, { force: true });
   const spc = fatSectorsPerCluster(size);
   const steps: SequenceStep[] = [
     {
       tool: "mkfs.vfat",
-      args: ["-F", String(fatBits(size, spc)), "-n", "EFI", "--invariant", "-s", String(spc), image],
+      args: [
+        "-C",
+        "-F",
+        String(fatBits(size, spc)),
+        "-n",
+        "EFI",
+        "--invariant",
+        "-s",
+        String(spc),
+        image,
+        String(size / 1024),
+      ],
     },
     ...populateSteps(image, files),
     ...readOnly.map((p) => ({ tool: "mattrib" as const, args: ["-i", image, "+r", `::/${p}`] })),

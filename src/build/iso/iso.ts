@@ -188,7 +188,7 @@ export function startIsoGroundwork(g: IsoGroundworkOptions): IsoGroundwork {
   };
 }
 
-/** The options' groundwork, or one started now; the output file removed. */
+/** The options' groundwork, or one started now. */
 async function groundworkOf(
   o: IsoCommon,
   generator: IsoGenerator,
@@ -199,7 +199,6 @@ async function groundworkOf(
     await g.settled;
     throw invalidInput(`ISO groundwork made for a ${g.generator} ISO in ${g.workDir}`);
   }
-  await rm(o.output, { force: true });
   return g;
 }
 
@@ -441,9 +440,13 @@ const UEFI_LAYOUT_ARGS = [
 
 async function runXorriso(o: IsoCommon, args: string[], grafts: Graft[]): Promise<void> {
   const all = [...grafts];
-  if (o.imageCacheDir !== undefined) {
-    all.push({ iso: "/imagecache", source: await requireDir(o.imageCacheDir, "image cache") });
-  }
+  // xorriso writes a new file: whatever was at the output path goes first (kept until now, so
+  // a build that fails earlier leaves it as it was).
+  const [cache] = await allSettledInOrder([
+    o.imageCacheDir === undefined ? Promise.resolve(undefined) : requireDir(o.imageCacheDir, "image cache"),
+    rm(o.output, { force: true }),
+  ]);
+  if (cache !== undefined) all.push({ iso: "/imagecache", source: cache });
   o.log?.("creating ISO image");
   await run(
     "xorriso",
