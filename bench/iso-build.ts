@@ -255,7 +255,7 @@ try {
   // Alternating keeps each build next to its floor under the same machine load.
   const all = await imagerCompiled(runner, 2 * PAIRS, join(work, "out-warm"), [], log, profile, {
     BENCH_ALTERNATE_SERIAL: "1",
-    BENCH_DISCARD_OUTPUT: process.env.NO_DISCARD === "1" ? "" : "1",
+    BENCH_DISCARD_OUTPUT: "1",
   });
   const pairs = await Promise.all(
     Array.from({ length: PAIRS }, async (_, k) => {
