@@ -104,29 +104,53 @@ export interface BaseModules {
   kernelVersion: string;
 }
 
+/** Where the base rootfs squashfs lies: a file, at an offset. */
+export interface RootfsLocation {
+  path: string;
+  offset: number;
+}
+
+/**
+ * Finds the base initramfs's rootfs squashfs, decompressing the archive into `workDir` (created)
+ * when it is compressed. Depends on the release alone, so a build can start it before it knows
+ * whether it needs the modules (and stop it through `signal` when it does not).
+ */
+export async function locateBaseRootfs(options: {
+  baseInitramfs: string;
+  workDir: string;
+  signal?: AbortSignal;
+}): Promise<RootfsLocation> {
+  const { workDir } = options;
+  await mkdir(workDir, { recursive: true });
+  // The rootfs squashfs is read where it lies: in the base initramfs (decompressed by the tool,
+  // file to file), at its offset. Unusual archive layouts get the member copied out instead.
+  const decompressed = join(workDir, "initramfs.cpio");
+  const found = await locateCpioMember(options.baseInitramfs, "rootfs.sqsh", decompressed, options.signal);
+  if (found !== undefined) return { path: found.path, offset: found.offset };
+  const rootfsSqsh = join(workDir, "rootfs.sqsh");
+  await extractCpioMember(options.baseInitramfs, "rootfs.sqsh", rootfsSqsh);
+  return { path: rootfsSqsh, offset: 0 };
+}
+
 /**
  * Extracts `/usr/lib/modules` (the layout's path) of the base initramfs's rootfs into
- * `workDir/modules`. Depends on the release alone, so a build can start it before its extensions
- * are ready.
+ * `workDir/modules`, from `located` when the caller started `locateBaseRootfs` itself.
  */
 export async function extractBaseModules(options: {
   baseInitramfs: string;
   quirks: Quirks;
   workDir: string;
+  located?: Promise<RootfsLocation>;
   signal?: AbortSignal;
 }): Promise<BaseModules> {
   const { quirks, workDir } = options;
   const modPath = kernelModulesPath(quirks);
-  await mkdir(workDir, { recursive: true });
-  // The rootfs squashfs is read where it lies: in the base initramfs (decompressed by the tool,
-  // file to file), at its offset. Unusual archive layouts get the member copied out instead.
-  const decompressed = join(workDir, "initramfs.cpio");
-  const rootfsSqsh = join(workDir, "rootfs.sqsh");
-  let squashfs = await locateCpioMember(options.baseInitramfs, "rootfs.sqsh", decompressed, options.signal);
-  if (squashfs === undefined) {
-    await extractCpioMember(options.baseInitramfs, "rootfs.sqsh", rootfsSqsh);
-    squashfs = { path: rootfsSqsh, offset: 0, size: 0 };
-  }
+  const squashfs = await (options.located ??
+    locateBaseRootfs({
+      baseInitramfs: options.baseInitramfs,
+      workDir,
+      ...(options.signal ? { signal: options.signal } : {}),
+    }));
 
   const tree = join(workDir, "modules");
   const at = squashfs.offset > 0 ? ["-o", String(squashfs.offset)] : [];

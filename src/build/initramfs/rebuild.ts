@@ -167,6 +167,7 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
     const output = options.output ?? join(workDir, "initramfs.xz");
     let head: Promise<InitramfsHead> | undefined;
     let compressor: Compressor | undefined;
+    let listed: Promise<void> | undefined;
     try {
       for (const l of layers) await compress(l, moduleSources.length > 0);
       const dep = await depLayer;
@@ -174,6 +175,11 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
         layers.push(dep);
         await compress(dep, false);
       }
+      // Every layer is known: the list is written while the last images are made.
+      listed = writeFile(join(staging, "extensions.yaml"), extensionsYaml(out)).then(() =>
+        chmod(join(staging, "extensions.yaml"), 0o644),
+      );
+      listed.catch(() => undefined);
       // Every layer's early files are staged: the uncompressed part of the output (early cpio,
       // base initramfs) is written while the last squashfs images are still being made.
       head = writeHead(options, staging, output);
@@ -188,14 +194,14 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
     await depLayer.catch(() => undefined);
     const settled = await Promise.allSettled(squashes);
     const written = head === undefined ? undefined : await settle(head);
+    const yaml = listed === undefined ? undefined : await settle(listed);
     try {
       if (failure !== undefined) throw failure.error;
       // The first failure in layer order, as the sequential build reported it.
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed !== undefined) throw failed.reason;
       if (written === undefined || "error" in written) throw written?.error;
-      await writeFile(join(staging, "extensions.yaml"), extensionsYaml(out));
-      await chmod(join(staging, "extensions.yaml"), 0o644);
+      if (yaml !== undefined && "error" in yaml) throw yaml.error;
       compressor ??= startCompressor(options);
       await writeTail(options, staging, written.value, compressor);
       return { path: output, layers: out, earlyMicrocode: written.value.early };

@@ -17,7 +17,12 @@ import { cloneProfile, type ContainerAsset, type OutputKind, type Profile } from
 import type { EnrollKeys } from "../disk/boot-staging.js";
 import type { UkiWrite } from "../iso/iso.js";
 import { loadExtension } from "../extensions/manifest.js";
-import { extractBaseModules, providesKernelModules, type BaseModules } from "../initramfs/kernel-modules.js";
+import {
+  extractBaseModules,
+  locateBaseRootfs,
+  providesKernelModules,
+  type BaseModules,
+} from "../initramfs/kernel-modules.js";
 import { embeddedConfigExtensionTar, writeEmbeddedConfigExtension } from "../initramfs/virtual-extensions.js";
 import { buildTimestamp } from "../formats/pe/source-date-epoch.js";
 import { extraUkiProfiles } from "../formats/pe/uki-sections.js";
@@ -309,7 +314,8 @@ interface EarlyBase {
 /**
  * Starts extracting the base initramfs's kernel modules as soon as the resolved (cached) trees
  * show an extension that ships modules: the modules.dep chain (decompress, unsquashfs, depmod) is
- * the longest path of the rebuild, and this part of it needs nothing from the extensions.
+ * the longest path of the rebuild, and this part of it needs nothing from the extensions. The
+ * decompression starts at once, before that is known, and is stopped if no extension ships any.
  */
 function startBaseModules(
   ctx: Ctx,
@@ -317,6 +323,11 @@ function startBaseModules(
   initramfs: () => Promise<string>,
 ): Promise<BaseModules | undefined> {
   const quirks = new Quirks(ctx.profile.version ?? "");
+  const workDir = join(ctx.work, "base-modules");
+  const stop = new AbortController();
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal;
+  const located = initramfs().then((baseInitramfs) => locateBaseRootfs({ baseInitramfs, workDir, signal }));
+  located.catch(() => undefined);
   // The first extension found to ship modules starts the extraction; a failed check counts as
   // none here (the rebuild checks again and reports it in order).
   const firstProvider = new Promise<boolean>((resolve) => {
@@ -335,11 +346,17 @@ function startBaseModules(
     }
   });
   return firstProvider.then(async (provides) => {
-    if (!provides) return undefined;
+    if (!provides) {
+      // Nothing may still write into the work directory once the build ends.
+      stop.abort();
+      await located.catch(() => undefined);
+      return undefined;
+    }
     return extractBaseModules({
       baseInitramfs: await initramfs(),
       quirks,
-      workDir: join(ctx.work, "base-modules"),
+      workDir,
+      located,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
   });
