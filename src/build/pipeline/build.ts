@@ -163,9 +163,12 @@ async function run(
     iso?.abandon();
     await iso?.done.catch(() => undefined);
     await ukiWrite?.catch(() => undefined);
-    await (await staging.catch(() => undefined))?.dispose();
     await Promise.allSettled(discarding);
-    await rm(work, { recursive: true, force: true });
+    // The staging directory (in the output directory) and the work directory are apart.
+    await Promise.all([
+      staging.catch(() => undefined).then((s) => s?.dispose()),
+      rm(work, { recursive: true, force: true }),
+    ]);
   }
 }
 
