@@ -60,13 +60,30 @@ function populateSteps(image: string, files: readonly FatFile[]): SequenceStep[]
   return steps;
 }
 
-/** Runs the steps from one shell (one fork of Node instead of one per step) under a frozen clock. */
-function runSteps(steps: readonly SequenceStep[], epoch: number, signal?: AbortSignal): Promise<void> {
+/** What runs after an image's own steps, in the same shell (an ISO's xorriso). */
+export interface AfterImage {
+  steps: readonly SequenceStep[];
+  timeoutMs: number;
+  /** Called once the shell running the image's last steps and these has started. */
+  onStart?: () => void;
+}
+
+/**
+ * Runs the steps from one shell (one fork of Node instead of one per step), the FAT tools under a
+ * frozen clock (set for them alone: the shell and the steps after do not load libfaketime).
+ */
+function runSteps(
+  steps: readonly SequenceStep[],
+  epoch: number,
+  signal?: AbortSignal,
+  after?: AfterImage,
+): Promise<void> {
   // MTOOLS_SKIP_CHECK: mtools refuses images whose geometry it cannot guess; mkfs.vfat ignores it.
-  return runSequence(steps, {
-    env: { ...frozenClockEnv(epoch), MTOOLS_SKIP_CHECK: "1" },
-    timeoutMs: 5 * 60 * 1000,
+  const env = { ...frozenClockEnv(epoch), MTOOLS_SKIP_CHECK: "1" };
+  return runSequence([...steps.map((s) => ({ ...s, env: { ...env, ...s.env } })), ...(after?.steps ?? [])], {
+    timeoutMs: 5 * 60 * 1000 + (after?.timeoutMs ?? 0),
     ...(signal ? { signal } : {}),
+    ...(after?.onStart ? { onStart: after.onStart } : {}),
   });
 }
 
@@ -130,7 +147,8 @@ export interface PendingSource {
 /**
  * The sd-boot `efiboot.img`: FAT32 labelled EFI, files copied in order, `readOnly` paths marked
  * read-only. With `pending`, the steps before that file's copy run at once and the rest once it
- * is ready: the same mtools runs in the same order, so the same bytes.
+ * is ready: the same mtools runs in the same order, so the same bytes. `after` runs in the same
+ * shell once the image is complete.
  */
 export async function makeEfiBootImage(
   image: string,
@@ -140,6 +158,7 @@ export async function makeEfiBootImage(
   epoch: number,
   signal?: AbortSignal,
   pending?: PendingSource,
+  after?: AfterImage,
 ): Promise<void> {
   if (size % 1024 !== 0) throw invalidInput(`EFI boot image size ${size} is not a whole number of KiB`);
   // mkfs.vfat creates the (sparse) file itself (`-C`, size in KiB): the same bytes as formatting a
@@ -168,10 +187,10 @@ export async function makeEfiBootImage(
   const cut = pending === undefined ? -1 : steps.findIndex((s) => s.args.includes(pending.source));
   if (cut <= 0) {
     await pending?.ready;
-    await runSteps(steps, epoch, signal);
+    await runSteps(steps, epoch, signal, after);
     return;
   }
   await runSteps(steps.slice(0, cut), epoch, signal);
   await pending!.ready;
-  await runSteps(steps.slice(cut), epoch, signal);
+  await runSteps(steps.slice(cut), epoch, signal, after);
 }

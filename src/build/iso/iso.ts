@@ -12,7 +12,14 @@ import { BootforgeError, invalidInput, ioError, unsupported } from "../../errors
 import type { Quirks } from "../../profile/quirks.js";
 import { isoGrubConfig } from "../grub/config.js";
 import { run } from "../tools/run.js";
-import { efiBootImageSize, makeEfiBootImage, makeGrubEfiImage, type FatFile } from "./fat-image.js";
+import {
+  efiBootImageSize,
+  makeEfiBootImage,
+  makeGrubEfiImage,
+  type AfterImage,
+  type FatFile,
+} from "./fat-image.js";
+import type { SequenceStep } from "../tools/sequence.js";
 import { fatSerial, xorrisoTailCommands } from "./volume.js";
 
 export type IsoArch = "amd64" | "arm64";
@@ -373,6 +380,8 @@ async function allSettledInOrder<T extends readonly unknown[]>(ps: {
 interface UefiParts {
   grafts: Graft[];
   efiBootImage: string;
+  /** Makes `efiBootImage`, then runs `after` (the ISO's xorriso) in the same shell. */
+  make(after: AfterImage): Promise<void>;
 }
 
 /** The systemd-boot tree (EFI/, loader/) and `efiboot.img` holding the same files. */
@@ -408,17 +417,23 @@ async function uefiParts(o: UefiIsoOptions, g: IsoGroundwork): Promise<UefiParts
   );
 
   const img = join(o.workDir, "efiboot.img");
-  o.log?.("creating EFI boot image");
-  await makeEfiBootImage(
-    img,
-    efiBootImageSize([sdSize, ukiSize]),
-    files,
-    ["loader/random-seed"],
-    o.sourceDateEpoch,
-    o.signal,
-    o.ukiWritten ? { source: o.uki, ready: o.ukiWritten.ready } : undefined,
-  );
-  return { grafts: files.map((f) => ({ iso: `/${f.path}`, source: f.source })), efiBootImage: img };
+  return {
+    grafts: files.map((f) => ({ iso: `/${f.path}`, source: f.source })),
+    efiBootImage: img,
+    make: (after) => {
+      o.log?.("creating EFI boot image");
+      return makeEfiBootImage(
+        img,
+        efiBootImageSize([sdSize, ukiSize]),
+        files,
+        ["loader/random-seed"],
+        o.sourceDateEpoch,
+        o.signal,
+        o.ukiWritten ? { source: o.uki, ready: o.ukiWritten.ready } : undefined,
+        after,
+      );
+    },
+  };
 }
 
 const UEFI_PARTITION_ARGS = (img: string): string[] => [
@@ -438,7 +453,11 @@ const UEFI_LAYOUT_ARGS = [
   "0x83",
 ];
 
-async function runXorriso(o: IsoCommon, args: string[], grafts: Graft[]): Promise<void> {
+/**
+ * The ISO's xorriso run: the output cleared and the image cache checked first, then its step (to
+ * run after the EFI image, in the same shell, or alone through `runXorriso`).
+ */
+async function xorrisoAfter(o: IsoCommon, args: string[], grafts: Graft[]): Promise<AfterImage> {
   const all = [...grafts];
   // xorriso writes a new file: whatever was at the output path goes first (kept until now, so
   // a build that fails earlier leaves it as it was).
@@ -447,10 +466,9 @@ async function runXorriso(o: IsoCommon, args: string[], grafts: Graft[]): Promis
     rm(o.output, { force: true }),
   ]);
   if (cache !== undefined) all.push({ iso: "/imagecache", source: cache });
-  o.log?.("creating ISO image");
-  await run(
-    "xorriso",
-    [
+  const step: SequenceStep = {
+    tool: "xorriso",
+    args: [
       "-as",
       "mkisofs",
       "-graft-points",
@@ -469,13 +487,28 @@ async function runXorriso(o: IsoCommon, args: string[], grafts: Graft[]): Promis
       "any",
       "gpt_disk_guid=modification-date",
     ],
-    {
-      ...opts(o, 30 * 60 * 1000),
-      env: { GRUB_FAT_SERIAL_NUMBER: fatSerial(o.sourceDateEpoch) },
-      // Once it runs, not before: work started meanwhile would slow its start.
-      ...(o.onFinalTool ? { onStart: o.onFinalTool } : {}),
+    env: { GRUB_FAT_SERIAL_NUMBER: fatSerial(o.sourceDateEpoch) },
+  };
+  return {
+    steps: [step],
+    timeoutMs: 30 * 60 * 1000,
+    // Once the shell that runs it is up: work started meanwhile would slow its start.
+    onStart: () => {
+      o.log?.("creating ISO image");
+      o.onFinalTool?.();
     },
-  );
+  };
+}
+
+/** xorriso alone (GRUB ISOs: no EFI image is made last). */
+async function runXorriso(o: IsoCommon, args: string[], grafts: Graft[]): Promise<void> {
+  const after = await xorrisoAfter(o, args, grafts);
+  const step = after.steps[0]!;
+  await run(step.tool, step.args, {
+    ...opts(o, after.timeoutMs),
+    ...(step.env ? { env: { ...step.env } } : {}),
+    ...(after.onStart ? { onStart: after.onStart } : {}),
+  });
 }
 
 async function guard<T>(what: string, f: () => Promise<T>): Promise<T> {
@@ -507,11 +540,12 @@ export function createUefiIso(o: UefiIsoOptions): Promise<string> {
     const ground = await groundworkOf(o, "uefi", o);
     try {
       const u = await uefiParts(o, ground);
-      await runXorriso(
+      const xorriso = await xorrisoAfter(
         o,
         [...UEFI_PARTITION_ARGS(u.efiBootImage), ...UEFI_LAYOUT_ARGS, "-no-emul-boot"],
         u.grafts,
       );
+      await u.make(xorriso);
     } finally {
       await ground.settled;
     }
@@ -535,7 +569,7 @@ export function createHybridIso(o: HybridIsoOptions): Promise<string> {
 async function hybrid(o: HybridIsoOptions, ground: IsoGroundwork): Promise<void> {
   // GRUB's BIOS image and the EFI FAT image are independent: built side by side.
   const [g, u] = await allSettledInOrder([grubParts(o, ground), uefiParts(o, ground)]);
-  await runXorriso(
+  const xorriso = await xorrisoAfter(
     o,
     [
       ...g.args,
@@ -553,6 +587,7 @@ async function hybrid(o: HybridIsoOptions, ground: IsoGroundwork): Promise<void>
     ],
     [...g.grafts, ...u.grafts],
   );
+  await u.make(xorriso);
 }
 
 /** Which generator upstream runs (§6.1). */

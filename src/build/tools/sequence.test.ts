@@ -96,3 +96,29 @@ test(
     assert.ok(Date.now() - start < 10_000);
   },
 );
+
+test("a step's own environment reaches that step only", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "bootforge-seq-"));
+  try {
+    const file = join(dir, "data");
+    await writeFile(file, "z".repeat(1000));
+    await assert.rejects(
+      runSequence([
+        { tool: "xz", args: ["--robot", "--version"] },
+        { tool: "xz", args: ["-k", file], env: { XZ_OPT: "--no-such-opt" } },
+      ]),
+      (e: unknown) => isBootforgeError(e, "io") && /^xz \(arguments: -k /.test(e.message),
+    );
+    // Set for the first step alone: the second does not see it (and succeeds).
+    await runSequence([
+      { tool: "xz", args: ["--robot", "--version"], env: { XZ_OPT: "-0 'quoted value'" } },
+      { tool: "xz", args: ["-0", "-k", file] },
+    ]).catch(() => assert.fail("the first step's variable leaked"));
+    await assert.rejects(
+      runSequence([{ tool: "xz", args: ["--version"], env: { "BAD NAME": "x" } }]),
+      /invalid environment variable name/,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

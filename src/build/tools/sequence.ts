@@ -15,7 +15,11 @@ import { childEnv, DEFAULT_TIMEOUT_MS, runLaunched, STDERR_LIMIT, stderrTail } f
 export interface SequenceStep {
   tool: ToolName;
   args: readonly string[];
+  /** Variables for this step alone (the shell itself and the other steps do not see them). */
+  env?: Readonly<Record<string, string>>;
 }
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export interface SequenceOptions {
   /** Extra environment variables for every step, merged over the parent's. */
@@ -25,6 +29,8 @@ export interface SequenceOptions {
   signal?: AbortSignal;
   /** Error kind when a step fails (default `io`). */
   errorKind?: ErrorKind;
+  /** Called once the sequence's shell has started. */
+  onStart?: () => void;
 }
 
 // Exit status the script uses for "a step failed"; the step and its own status go to stderr.
@@ -33,11 +39,17 @@ const MARK = "bootforge-step-failed";
 /** The shell script: each step in order, stopping at the first failure and naming it on stderr. */
 export function sequenceScript(steps: readonly SequenceStep[]): string {
   return steps
-    .map(
-      (s, i) =>
-        `${[requireTool(s.tool), ...s.args].map(quote).join(" ")} </dev/null || ` +
-        `{ s=$?; echo "${MARK} ${i} $s" >&2; exit 1; }`,
-    )
+    .map((s, i) => {
+      // Assignments in front of a command reach that command only (POSIX), with no extra process.
+      const assignments = Object.entries(s.env ?? {}).map(([k, v]) => {
+        if (!ENV_NAME.test(k)) throw new BootforgeError("internal", `invalid environment variable name ${k}`);
+        return `${k}=${quote(v)} `;
+      });
+      return (
+        `${assignments.join("")}${[requireTool(s.tool), ...s.args].map(quote).join(" ")} </dev/null || ` +
+        `{ s=$?; echo "${MARK} ${i} $s" >&2; exit 1; }`
+      );
+    })
     .join("\n");
 }
 
@@ -111,6 +123,7 @@ async function viaSpawn(script: string, options: SequenceOptions): Promise<Seque
     stdio: ["ignore", "ignore", "pipe"],
     detached: true,
   });
+  if (child.pid !== undefined) options.onStart?.();
   let stderr = "";
   child.stderr.setEncoding("utf8");
   child.stderr.on("data", (chunk: string) => {
