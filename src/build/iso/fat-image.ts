@@ -77,6 +77,7 @@ function runSteps(
   epoch: number,
   signal?: AbortSignal,
   after?: AfterImage,
+  gate?: { before: number; ready: Promise<void> },
 ): Promise<void> {
   // MTOOLS_SKIP_CHECK: mtools refuses images whose geometry it cannot guess; mkfs.vfat ignores it.
   const env = { ...frozenClockEnv(epoch), MTOOLS_SKIP_CHECK: "1" };
@@ -84,6 +85,7 @@ function runSteps(
     timeoutMs: 5 * 60 * 1000 + (after?.timeoutMs ?? 0),
     ...(signal ? { signal } : {}),
     ...(after?.onStart ? { onStart: after.onStart } : {}),
+    ...(gate ? { gate } : {}),
   });
 }
 
@@ -146,9 +148,9 @@ export interface PendingSource {
 
 /**
  * The sd-boot `efiboot.img`: FAT32 labelled EFI, files copied in order, `readOnly` paths marked
- * read-only. With `pending`, the steps before that file's copy run at once and the rest once it
- * is ready: the same mtools runs in the same order, so the same bytes. `after` runs in the same
- * shell once the image is complete.
+ * read-only. With `pending`, the steps before that file's copy run at once and the rest, in the
+ * same shell, once it is ready: the same mtools runs in the same order, so the same bytes.
+ * `after` runs in that shell too, once the image is complete.
  */
 export async function makeEfiBootImage(
   image: string,
@@ -184,13 +186,13 @@ export async function makeEfiBootImage(
     ...populateSteps(image, files),
     ...readOnly.map((p) => ({ tool: "mattrib" as const, args: ["-i", image, "+r", `::/${p}`] })),
   ];
+  // The copy of the pending file (and what follows) waits in the shell until the file is ready.
   const cut = pending === undefined ? -1 : steps.findIndex((s) => s.args.includes(pending.source));
-  if (cut <= 0) {
-    await pending?.ready;
-    await runSteps(steps, epoch, signal, after);
-    return;
-  }
-  await runSteps(steps.slice(0, cut), epoch, signal);
-  await pending!.ready;
-  await runSteps(steps.slice(cut), epoch, signal, after);
+  await runSteps(
+    steps,
+    epoch,
+    signal,
+    after,
+    pending === undefined ? undefined : { before: Math.max(0, cut), ready: pending.ready },
+  );
 }

@@ -36,6 +36,7 @@ export const TOOL_PACKAGES = {
   "grub-mkimage": "grub-common",
   bwrap: "bubblewrap",
   chmod: "coreutils",
+  mkfifo: "coreutils",
   // Only the fixture release builder and its tests run these.
   "apt-get": "apt",
   "apt-cache": "apt",

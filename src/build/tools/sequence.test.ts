@@ -122,3 +122,63 @@ test("a step's own environment reaches that step only", async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a gated sequence runs its first steps at once and the rest, in the same shell, once the gate opens", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "bootforge-seq-"));
+  try {
+    const first = join(dir, "first");
+    const second = join(dir, "second");
+    await writeFile(first, "a".repeat(100));
+    await writeFile(second, "b".repeat(100));
+    for (let round = 0; round < 3; round++) {
+      // Reused gates (the FIFO pool) behave the same every time.
+      let open!: () => void;
+      const ready = new Promise<void>((resolve) => (open = resolve));
+      const run = runSequence(
+        [
+          { tool: "xz", args: ["-0", "-k", "-f", first] },
+          { tool: "xz", args: ["-0", "-k", "-f", second] },
+        ],
+        { gate: { before: 1, ready } },
+      );
+      // The step before the gate runs; the one after waits for it.
+      for (let i = 0; i < 100 && !(await exists(`${first}.xz`)); i++) await sleep(20);
+      assert.ok(await exists(`${first}.xz`), "the first step ran before the gate opened");
+      await sleep(200);
+      assert.equal(await exists(`${second}.xz`), false, "the second step waits for the gate");
+      open();
+      await run;
+      assert.ok(await exists(`${second}.xz`));
+      await rm(`${first}.xz`);
+      await rm(`${second}.xz`);
+    }
+
+    // A gate that stays shut stops the shell; its reason is the error, and nothing after it ran.
+    const t0 = Date.now();
+    await assert.rejects(
+      runSequence(
+        [
+          { tool: "xz", args: ["-0", "-k", "-f", first] },
+          { tool: "xz", args: ["-0", "-k", "-f", second] },
+        ],
+        { gate: { before: 1, ready: sleep(100).then(() => Promise.reject(new Error("input failed"))) } },
+      ),
+      /input failed/,
+    );
+    assert.ok(Date.now() - t0 < 5000, "stopped, not left waiting");
+    assert.equal(await exists(`${second}.xz`), false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+async function exists(path: string): Promise<boolean> {
+  return readFile(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

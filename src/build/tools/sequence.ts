@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { BootforgeError, type ErrorKind } from "../../errors/index.js";
 import { toolSlot } from "./concurrency.js";
 import { launcherEnabled, shellQuote as quote, type LaunchExit } from "./launcher.js";
+import { openGate } from "./gate.js";
 import { requireTool, type ToolName } from "./registry.js";
 import { childEnv, DEFAULT_TIMEOUT_MS, runLaunched, STDERR_LIMIT, stderrTail } from "./run.js";
 
@@ -31,22 +32,34 @@ export interface SequenceOptions {
   errorKind?: ErrorKind;
   /** Called once the sequence's shell has started. */
   onStart?: () => void;
+  /**
+   * Steps from index `before` on wait (in the shell, see `gate.ts`) until `ready` resolves; if it
+   * rejects, the sequence is stopped and rejects with its reason.
+   */
+  gate?: { before: number; ready: Promise<void> };
 }
 
 // Exit status the script uses for "a step failed"; the step and its own status go to stderr.
 const MARK = "bootforge-step-failed";
 
-/** The shell script: each step in order, stopping at the first failure and naming it on stderr. */
-export function sequenceScript(steps: readonly SequenceStep[]): string {
+/**
+ * The shell script: each step in order, stopping at the first failure and naming it on stderr;
+ * with `gate`, a line is read from that FIFO before step `gate.before`.
+ */
+export function sequenceScript(
+  steps: readonly SequenceStep[],
+  gate?: { before: number; fifo: string },
+): string {
   return steps
     .map((s, i) => {
+      const wait = gate?.before === i ? `read _ < ${quote(gate.fifo)} || exit 1\n` : "";
       // Assignments in front of a command reach that command only (POSIX), with no extra process.
       const assignments = Object.entries(s.env ?? {}).map(([k, v]) => {
         if (!ENV_NAME.test(k)) throw new BootforgeError("internal", `invalid environment variable name ${k}`);
         return `${k}=${quote(v)} `;
       });
       return (
-        `${assignments.join("")}${[requireTool(s.tool), ...s.args].map(quote).join(" ")} </dev/null || ` +
+        `${wait}${assignments.join("")}${[requireTool(s.tool), ...s.args].map(quote).join(" ")} </dev/null || ` +
         `{ s=$?; echo "${MARK} ${i} $s" >&2; exit 1; }`
       );
     })
@@ -58,8 +71,52 @@ export async function runSequence(
   steps: readonly SequenceStep[],
   options: SequenceOptions = {},
 ): Promise<void> {
+  const { gate: gated, ...rest } = options;
+  if (gated === undefined || gated.before <= 0 || gated.before >= steps.length) {
+    await gated?.ready;
+    return runGated(steps, rest, undefined);
+  }
+  const gate = await openGate(gated.ready);
+  try {
+    return await runGated(steps, rest, { before: gated.before, fifo: gate.path, ready: gated.ready });
+  } finally {
+    await gate.close();
+  }
+}
+
+async function runGated(
+  steps: readonly SequenceStep[],
+  options: Omit<SequenceOptions, "gate">,
+  gate: { before: number; fifo: string; ready: Promise<void> } | undefined,
+): Promise<void> {
   if (steps.length === 0) return;
-  const script = sequenceScript(steps);
+  // A gate that stays shut (its input failed) stops the shell waiting on it; that failure is
+  // the one reported.
+  let shut: { reason: unknown } | undefined;
+  const stop = new AbortController();
+  gate?.ready.catch((reason: unknown) => {
+    shut = { reason };
+    stop.abort(reason);
+  });
+  if (gate !== undefined)
+    options = {
+      ...options,
+      signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal,
+    };
+  try {
+    await runScript(steps, options, sequenceScript(steps, gate));
+  } catch (e) {
+    if (shut !== undefined) throw shut.reason;
+    throw e;
+  }
+  if (shut !== undefined) throw shut.reason;
+}
+
+async function runScript(
+  steps: readonly SequenceStep[],
+  options: Omit<SequenceOptions, "gate">,
+  script: string,
+): Promise<void> {
   const describe = (i: number): string => `${steps[i]!.tool} (arguments: ${steps[i]!.args.join(" ")})`;
   const fail = (what: string, stderr: string, cause?: unknown): BootforgeError => {
     const tail = stderrTail(
