@@ -5,7 +5,6 @@
  * image's programs run from one shell.
  */
 import { frozenClockEnv } from "../tools/frozen-clock.js";
-import { rm } from "node:fs/promises";
 import { invalidInput } from "../../errors/index.js";
 import { createSparseFile } from "../formats/sparse-file.js";
 import { runSequence, type SequenceStep } from "../tools/sequence.js";
@@ -147,10 +146,10 @@ export interface PendingSource {
 }
 
 /**
- * The sd-boot `efiboot.img`: FAT32 labelled EFI, files copied in order, `readOnly` paths marked
- * read-only. With `pending`, the steps before that file's copy run at once and the rest, in the
- * same shell, once it is ready: the same mtools runs in the same order, so the same bytes.
- * `after` runs in that shell too, once the image is complete.
+ * The sd-boot `efiboot.img` (a new file: `image` must not exist): FAT32 labelled EFI, files
+ * copied in order, `readOnly` paths marked read-only. With `pending`, the steps before that
+ * file's copy run at once and the rest, in the same shell, once it is ready: the same mtools runs
+ * in the same order, so the same bytes. `after` runs in that shell too, once the image is complete.
  */
 export async function makeEfiBootImage(
   image: string,
@@ -163,9 +162,8 @@ export async function makeEfiBootImage(
   after?: AfterImage,
 ): Promise<void> {
   if (size % 1024 !== 0) throw invalidInput(`EFI boot image size ${size} is not a whole number of KiB`);
-  // mkfs.vfat creates the (sparse) file itself (`-C`, size in KiB): the same bytes as formatting a
-  // file made beforehand, without the file operations in front of the tool.
-  await rm(image, { force: true });
+  // mkfs.vfat creates the (sparse) file itself (`-C`, size in KiB; it must not exist): the same
+  // bytes as formatting a file made beforehand, without the file operations in front of the tool.
   const spc = fatSectorsPerCluster(size);
   const steps: SequenceStep[] = [
     {

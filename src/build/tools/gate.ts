@@ -4,19 +4,20 @@
  * the input of the later ones, in one shell (one program start) rather than two runs with a
  * start and an exit report between them. Node holds each FIFO open read-write from the start,
  * so neither side's open ever blocks and the opening line is never lost; the FIFOs are made once
- * (`mkfifo`) and reused.
+ * (`mkfifo`) and reused, still open, once a shell has read their line.
  */
 import { constants, mkdtempSync, rmSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "./run.js";
 
 let dir: string | undefined;
 let made = 0;
-const free: string[] = [];
+/** FIFOs whose every line was read, kept open (read-write) by this process for the next use. */
+const free: { path: string; fh: FileHandle }[] = [];
 
-async function takeFifo(): Promise<string> {
+async function takeFifo(): Promise<{ path: string; fh: FileHandle }> {
   const reused = free.pop();
   if (reused !== undefined) return reused;
   if (dir === undefined) {
@@ -26,7 +27,8 @@ async function takeFifo(): Promise<string> {
   }
   const path = join(dir, `gate-${++made}`);
   await run("mkfifo", ["-m", "600", path]);
-  return path;
+  // Read-write: never blocks (Linux), and keeps the pipe alive until the shell has read the line.
+  return { path, fh: await open(path, constants.O_RDWR | constants.O_NONBLOCK) };
 }
 
 /** A gate for one use: the FIFO a shell waits on, opened by `ready` settling. */
@@ -38,29 +40,33 @@ export interface Gate {
    * `ready`'s reason (the gate stays shut: stop the shell).
    */
   readonly opened: Promise<void>;
-  /** Closes Node's end and returns the FIFO to the pool; call once the shell has exited. */
-  close(): Promise<void>;
+  /**
+   * Ends this use once the shell has exited: `passed` says the shell read the line (it ran past
+   * the gate), so the FIFO is empty and goes back to the pool; otherwise a line may be left in
+   * it, and it is closed for good.
+   */
+  close(passed: boolean): Promise<void>;
 }
 
 /** Takes a gate from the pool that opens when `ready` resolves. */
 export async function openGate(ready: Promise<void>): Promise<Gate> {
-  const path = await takeFifo();
-  // Read-write: never blocks (Linux), and keeps the pipe alive until the shell has read the line.
-  const fh = await open(path, constants.O_RDWR | constants.O_NONBLOCK);
+  const { path, fh } = await takeFifo();
+  let closed = false;
   const opened = ready.then(async () => {
-    await fh.write("open\n");
+    if (!closed) await fh.write("open\n");
   });
   opened.catch(() => undefined);
-  let closed = false;
   return {
     path,
     opened,
-    close: async () => {
+    close: async (passed) => {
       if (closed) return;
       closed = true;
-      await fh.close();
-      // Unread bytes went with the last open end: the FIFO is empty for its next user.
-      free.push(path);
+      // Passed: the line was written and read, the FIFO is empty. Otherwise a line written (or
+      // still to come) would open the next user's gate at once: the FIFO is not reused (closing
+      // waits for a write in flight; a later one is not made, see `closed`).
+      if (passed) free.push({ path, fh });
+      else await fh.close();
     },
   };
 }

@@ -153,6 +153,34 @@ test("a gated sequence runs its first steps at once and the rest, in the same sh
       await rm(`${second}.xz`);
     }
 
+    // A sequence that fails before its gate, whose gate opens afterwards: the next sequence's
+    // gate (the FIFO may be reused) is still shut until its own input is ready.
+    await assert.rejects(
+      runSequence(
+        [
+          { tool: "xz", args: ["--no-such-flag"] },
+          { tool: "xz", args: ["-0", "-k", "-f", second] },
+        ],
+        { gate: { before: 1, ready: sleep(100) } },
+      ),
+      /no-such-flag/,
+    );
+    await sleep(200);
+    let openLater!: () => void;
+    const later = runSequence(
+      [
+        { tool: "xz", args: ["--robot", "--version"] },
+        { tool: "xz", args: ["-0", "-k", "-f", second] },
+      ],
+      { gate: { before: 1, ready: new Promise<void>((resolve) => (openLater = resolve)) } },
+    );
+    await sleep(300);
+    assert.equal(await exists(`${second}.xz`), false, "a line left by the failed sequence did not open it");
+    openLater();
+    await later;
+    assert.ok(await exists(`${second}.xz`));
+    await rm(`${second}.xz`);
+
     // A gate that stays shut stops the shell; its reason is the error, and nothing after it ran.
     const t0 = Date.now();
     await assert.rejects(

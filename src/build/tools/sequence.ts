@@ -77,10 +77,13 @@ export async function runSequence(
     return runGated(steps, rest, undefined);
   }
   const gate = await openGate(gated.ready);
+  let passed = false;
   try {
-    return await runGated(steps, rest, { before: gated.before, fifo: gate.path, ready: gated.ready });
+    await runGated(steps, rest, { before: gated.before, fifo: gate.path, ready: gated.ready });
+    // Every step ran, so the shell read the gate's line.
+    passed = true;
   } finally {
-    await gate.close();
+    await gate.close(passed);
   }
 }
 
