@@ -21,9 +21,9 @@ async function takeFifo(): Promise<{ path: string; fh: FileHandle }> {
   const reused = free.pop();
   if (reused !== undefined) return reused;
   if (dir === undefined) {
-    dir = mkdtempSync(join(tmpdir(), "bootforge-gates-"));
-    const made = dir;
-    process.once("exit", () => rmSync(made, { recursive: true, force: true }));
+    const gates = mkdtempSync(join(tmpdir(), "bootforge-gates-"));
+    dir = gates;
+    process.once("exit", () => rmSync(gates, { recursive: true, force: true }));
   }
   const path = join(dir, `gate-${++made}`);
   await run("mkfifo", ["-m", "600", path]);
@@ -36,11 +36,6 @@ export interface Gate {
   /** The FIFO the shell reads a line from. */
   readonly path: string;
   /**
-   * Settles with `ready`: resolved once the gate is open (the line written), rejected with
-   * `ready`'s reason (the gate stays shut: stop the shell).
-   */
-  readonly opened: Promise<void>;
-  /**
    * Ends this use once the shell has exited: `passed` says the shell read the line (it ran past
    * the gate), so the FIFO is empty and goes back to the pool; otherwise a line may be left in
    * it, and it is closed for good.
@@ -48,7 +43,10 @@ export interface Gate {
   close(passed: boolean): Promise<void>;
 }
 
-/** Takes a gate from the pool that opens when `ready` resolves. */
+/**
+ * Takes a gate from the pool that opens when `ready` resolves; a rejected `ready` leaves it shut
+ * (the caller stops the shell waiting on it).
+ */
 export async function openGate(ready: Promise<void>): Promise<Gate> {
   const { path, fh } = await takeFifo();
   let closed = false;
@@ -58,7 +56,6 @@ export async function openGate(ready: Promise<void>): Promise<Gate> {
   opened.catch(() => undefined);
   return {
     path,
-    opened,
     close: async (passed) => {
       if (closed) return;
       closed = true;

@@ -33,8 +33,8 @@ export interface SequenceOptions {
   /** Called once the sequence's shell has started. */
   onStart?: () => void;
   /**
-   * Steps from index `before` on wait (in the shell, see `gate.ts`) until `ready` resolves; if it
-   * rejects, the sequence is stopped and rejects with its reason.
+   * Steps from index `before` (0 to the last step's) on wait (in the shell, see `gate.ts`) until
+   * `ready` resolves; if it rejects, the sequence is stopped and rejects with its reason.
    */
   gate?: { before: number; ready: Promise<void> };
 }
@@ -72,7 +72,10 @@ export async function runSequence(
   options: SequenceOptions = {},
 ): Promise<void> {
   const { gate: gated, ...rest } = options;
-  if (gated === undefined || gated.before <= 0 || gated.before >= steps.length) {
+  if (gated !== undefined && gated.before >= steps.length)
+    throw new BootforgeError("internal", `sequence gate before step ${gated.before} of ${steps.length}`);
+  if (gated === undefined || gated.before <= 0) {
+    // Nothing runs before the gate: wait here, no shell needed meanwhile.
     await gated?.ready;
     return runGated(steps, rest, undefined);
   }
