@@ -142,8 +142,11 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
     // staged and runs alongside the next ones (independent outputs, same bytes).
     const squashes: Promise<void>[] = [];
     const out: ExtensionLayer[] = [];
-    const compress = async (l: Layer, background: boolean): Promise<void> => {
-      const exclude = await stageEarlyFiles(l.rootfs, staging, quirks, l.manifest.metadata.name);
+    const compress = async (l: Layer, background: boolean, generated = false): Promise<void> => {
+      // The generated modules.dep layer holds modules.* index files only: nothing to stage.
+      const exclude = generated
+        ? []
+        : await stageEarlyFiles(l.rootfs, staging, quirks, l.manifest.metadata.name);
       const image = `${l.name}.sqsh`;
       const done = makeSquashfs({
         // While the modules.dep chain runs, it is the critical path: the layers yield to it.
@@ -173,7 +176,7 @@ export async function rebuildInitramfs(options: RebuildInitramfsOptions): Promis
       const dep = await depLayer;
       if (dep !== undefined) {
         layers.push(dep);
-        await compress(dep, false);
+        await compress(dep, false, true);
       }
       // Every layer is known: the list is written while the last images are made.
       listed = writeFile(join(staging, "extensions.yaml"), extensionsYaml(out)).then(() =>

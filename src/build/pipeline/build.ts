@@ -279,7 +279,8 @@ async function buildInitramfs(ctx: Ctx, kind: OutputKind): Promise<string> {
     try {
       await resolveExtensions(ctx, exts, stage, loading, early);
     } catch (e) {
-      // Nothing may still be copying into the work directory when the caller removes it.
+      // Nothing (the embedded config's extension) may still be written into the work directory
+      // when the caller removes it.
       await Promise.allSettled(loading);
       throw e;
     }
