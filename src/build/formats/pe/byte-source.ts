@@ -4,7 +4,8 @@
  */
 import { createReadStream } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
-import { ioError } from "../../../errors/index.js";
+import { ioError, isBootforgeError } from "../../../errors/index.js";
+import { copyRangeSparse } from "../sparse-file.js";
 
 /** Bytes held in memory or a file streamed from disk. */
 export type ByteSource = { readonly bytes: Uint8Array } | { readonly path: string };
@@ -50,13 +51,11 @@ export async function sourceBytes(src: ByteSource): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/** Bytes copied per read and write by `copySource`. */
-const COPY_CHUNK = 1 << 20;
-
 /**
- * Copies the source into `out` at `position`, failing once more than `limit` bytes come; returns
- * the number of bytes written. A file goes through one reused buffer: no allocation per chunk, so
- * a kernel copied into a UKI costs neither page faults on fresh memory nor garbage collection.
+ * Copies the source into `out` (a file being written from scratch: what is not written reads as
+ * zeroes) at `position`; returns the number of bytes written. A source larger than `limit` is
+ * `overflow()`. Files go through `copyRangeSparse`: one reused buffer, all-zero blocks left as
+ * holes.
  */
 export async function copySource(
   src: ByteSource,
@@ -70,27 +69,18 @@ export async function copySource(
     await out.write(src.bytes, 0, src.bytes.length, position);
     return src.bytes.length;
   }
-  let input: FileHandle;
+  const cannotRead = (e: unknown) =>
+    ioError(`cannot read ${src.path}: ${(e as Error).message}`, { cause: e });
+  const input = await open(src.path, "r").catch((e: unknown) => {
+    throw cannotRead(e);
+  });
   try {
-    input = await open(src.path, "r");
-  } catch (e) {
-    throw ioError(`cannot read ${src.path}: ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    const buffer = Buffer.allocUnsafe(COPY_CHUNK);
-    let done = 0;
-    for (;;) {
-      let n: number;
-      try {
-        ({ bytesRead: n } = await input.read(buffer, 0, COPY_CHUNK, done));
-      } catch (e) {
-        throw ioError(`cannot read ${src.path}: ${(e as Error).message}`, { cause: e });
-      }
-      if (n === 0) return done;
-      if (done + n > limit) throw overflow();
-      await out.write(buffer, 0, n, position + done);
-      done += n;
-    }
+    const { size } = await input.stat();
+    if (size > limit) throw overflow();
+    await copyRangeSparse(input, 0, size, out, position).catch((e: unknown) => {
+      throw isBootforgeError(e) ? e : cannotRead(e);
+    });
+    return size;
   } finally {
     await input.close();
   }
