@@ -94,10 +94,14 @@ const EFI_BOOT_NAME: Record<IsoArch, string> = { amd64: "BOOTX64.EFI", arm64: "B
 const GRUB_EFI_FORMAT: Record<IsoArch, string> = { amd64: "x86_64-efi", arm64: "arm64-efi" };
 
 function opts(
-  o: { signal?: AbortSignal },
+  o: { signal?: AbortSignal; background?: boolean },
   timeoutMs = 10 * 60 * 1000,
-): { timeoutMs: number; signal?: AbortSignal } {
-  return { timeoutMs, ...(o.signal ? { signal: o.signal } : {}) };
+): { timeoutMs: number; signal?: AbortSignal; background?: boolean } {
+  return {
+    timeoutMs,
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.background ? { background: true } : {}),
+  };
 }
 
 // xorriso pathspecs split at the first unescaped `=`; escape both sides.
@@ -195,18 +199,27 @@ export function startIsoGroundwork(g: IsoGroundworkOptions): IsoGroundwork {
   };
 }
 
-/** The options' groundwork, or one started now. */
-async function groundworkOf(
-  o: IsoCommon,
+/**
+ * Builds an ISO on the options' groundwork (or one started now), which has settled when this
+ * returns: nothing started for it still writes into the work directory.
+ */
+function onGroundwork(
+  what: string,
+  o: IsoCommon & Partial<IsoGroundworkOptions>,
   generator: IsoGenerator,
-  extra: Partial<IsoGroundworkOptions>,
-): Promise<IsoGroundwork> {
-  const g = o.groundwork ?? startIsoGroundwork({ ...o, ...extra, generator });
-  if (g.generator !== generator || g.workDir !== o.workDir) {
-    await g.settled;
-    throw invalidInput(`ISO groundwork made for a ${g.generator} ISO in ${g.workDir}`);
-  }
-  return g;
+  build: (g: IsoGroundwork) => Promise<void>,
+): Promise<string> {
+  return guard(what, async () => {
+    const g = o.groundwork ?? startIsoGroundwork({ ...o, generator });
+    try {
+      if (g.generator !== generator || g.workDir !== o.workDir)
+        throw invalidInput(`ISO groundwork made for a ${g.generator} ISO in ${g.workDir}`);
+      await build(g);
+    } finally {
+      await g.settled;
+    }
+    return o.output;
+  });
 }
 
 /** Awaits a groundwork part that the generator made; a missing one is a programming error. */
@@ -303,7 +316,7 @@ async function grubBiosPart(o: IsoGroundworkOptions, dir: string): Promise<GrubP
       "biosdisk",
       "iso9660",
     ],
-    { ...opts(o), ...(o.background ? { background: true } : {}) },
+    opts(o),
   );
   const grafts = [
     ...(await moduleGrafts(dir, "i386-pc")),
@@ -349,7 +362,7 @@ async function grubEfiPart(o: IsoGroundworkOptions, dirs: GrubModuleDirs): Promi
       "part_apple",
       "iso9660",
     ],
-    { ...opts(o), ...(o.background ? { background: true } : {}) },
+    opts(o),
   );
   const efiImg = join(o.workDir, "efi.img");
   await makeGrubEfiImage(
@@ -522,48 +535,28 @@ async function guard<T>(what: string, f: () => Promise<T>): Promise<T> {
 
 /** GRUB ISO (upstream `CreateGRUB`): BIOS (amd64) and UEFI through GRUB. */
 export function createGrubIso(o: GrubIsoOptions): Promise<string> {
-  return guard("GRUB ISO", async () => {
-    const ground = await groundworkOf(o, "grub", o);
-    try {
-      const g = await grubParts(o, ground);
-      await runXorriso(o, [...g.args, "--sort-weight", "0", "/", "--sort-weight", "1", "/boot"], g.grafts);
-    } finally {
-      await ground.settled;
-    }
-    return o.output;
+  return onGroundwork("GRUB ISO", o, "grub", async (ground) => {
+    const g = await grubParts(o, ground);
+    await runXorriso(o, [...g.args, "--sort-weight", "0", "/", "--sort-weight", "1", "/boot"], g.grafts);
   });
 }
 
 /** UEFI-only ISO (upstream `CreateUEFI`): systemd-boot + UKI, optional SecureBoot enrollment files. */
 export function createUefiIso(o: UefiIsoOptions): Promise<string> {
-  return guard("UEFI ISO", async () => {
-    const ground = await groundworkOf(o, "uefi", o);
-    try {
-      const u = await uefiParts(o, ground);
-      const xorriso = await xorrisoAfter(
-        o,
-        [...UEFI_PARTITION_ARGS(u.efiBootImage), ...UEFI_LAYOUT_ARGS, "-no-emul-boot"],
-        u.grafts,
-      );
-      await u.make(xorriso);
-    } finally {
-      await ground.settled;
-    }
-    return o.output;
+  return onGroundwork("UEFI ISO", o, "uefi", async (ground) => {
+    const u = await uefiParts(o, ground);
+    const xorriso = await xorrisoAfter(
+      o,
+      [...UEFI_PARTITION_ARGS(u.efiBootImage), ...UEFI_LAYOUT_ARGS, "-no-emul-boot"],
+      u.grafts,
+    );
+    await u.make(xorriso);
   });
 }
 
 /** Hybrid ISO (upstream `CreateHybrid`): BIOS through GRUB i386-pc, UEFI through systemd-boot (also on arm64). */
 export function createHybridIso(o: HybridIsoOptions): Promise<string> {
-  return guard("hybrid ISO", async () => {
-    const ground = await groundworkOf(o, "hybrid", o);
-    try {
-      await hybrid(o, ground);
-    } finally {
-      await ground.settled;
-    }
-    return o.output;
-  });
+  return onGroundwork("hybrid ISO", o, "hybrid", (ground) => hybrid(o, ground));
 }
 
 async function hybrid(o: HybridIsoOptions, ground: IsoGroundwork): Promise<void> {

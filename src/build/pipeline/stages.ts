@@ -15,7 +15,7 @@ import {
   type GrubModuleDirs,
 } from "../iso/iso.js";
 import { buildImageStage, buildInstallerStage } from "./output-stages.js";
-import type { InitramfsRebuildRequest, IsoBuilt, IsoRequest, Stages } from "./types.js";
+import type { InitramfsRebuildRequest, IsoRequest, Stages } from "./types.js";
 
 function isoArch(arch: string): "amd64" | "arm64" {
   if (arch !== "amd64" && arch !== "arm64") throw unsupported(`unsupported architecture ${arch}`);
@@ -67,50 +67,44 @@ export async function buildIsoStage(req: IsoRequest): Promise<void> {
     log: req.progress,
     ...(req.signal ? { signal: req.signal } : {}),
   });
-  let built: IsoBuilt;
   try {
-    built = await req.built;
-  } catch (e) {
-    await groundwork.settled;
-    throw e;
-  }
-  const common = {
-    output: built.out,
-    workDir: req.workDir,
-    version: req.version,
-    quirks,
-    arch,
-    sourceDateEpoch: req.sourceDateEpoch,
-    log: req.progress,
-    groundwork,
-    ...(req.onFinalTool ? { onFinalTool: req.onFinalTool } : {}),
-    ...(built.imageCacheDir ? { imageCacheDir: built.imageCacheDir } : {}),
-    ...(req.signal ? { signal: req.signal } : {}),
-  };
-  const uefi = async () => {
-    if (!built.uki || !built.sdBoot)
-      throw unsupported("this Talos version has no UKI for a systemd-boot ISO");
-    let signingCertDer: string | undefined;
-    if (built.signerCertificateDer) {
-      signingCertDer = join(req.workDir, "..", "uki-signing-cert.der");
-      await writeFile(signingCertDer, built.signerCertificateDer);
-    }
-    return {
-      sdBoot: built.sdBoot,
-      uki: built.uki,
-      ...(built.ukiWritten ? { ukiWritten: built.ukiWritten } : {}),
-      secureBootEnroll: req.secureBootEnroll,
-      ...(signingCertDer ? { signingCertDer } : {}),
-      ...(built.enrollment ? { enrollmentKeys: built.enrollment } : {}),
+    const built = await req.built;
+    const common = {
+      output: built.out,
+      workDir: req.workDir,
+      version: req.version,
+      quirks,
+      arch,
+      sourceDateEpoch: req.sourceDateEpoch,
+      log: req.progress,
+      groundwork,
+      ...(req.onFinalTool ? { onFinalTool: req.onFinalTool } : {}),
+      ...(built.imageCacheDir ? { imageCacheDir: built.imageCacheDir } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
     };
-  };
-  const grubInputs = async () => ({
-    kernel: built.kernel,
-    initramfs: built.initramfs,
-    cmdline: req.cmdline,
-    grubModules: (await grub) ?? {},
-  });
-  try {
+    const uefi = async () => {
+      if (!built.uki || !built.sdBoot)
+        throw unsupported("this Talos version has no UKI for a systemd-boot ISO");
+      let signingCertDer: string | undefined;
+      if (built.signerCertificateDer) {
+        signingCertDer = join(req.workDir, "..", "uki-signing-cert.der");
+        await writeFile(signingCertDer, built.signerCertificateDer);
+      }
+      return {
+        sdBoot: built.sdBoot,
+        uki: built.uki,
+        ...(built.ukiWritten ? { ukiWritten: built.ukiWritten } : {}),
+        secureBootEnroll: req.secureBootEnroll,
+        ...(signingCertDer ? { signingCertDer } : {}),
+        ...(built.enrollment ? { enrollmentKeys: built.enrollment } : {}),
+      };
+    };
+    const grubInputs = async () => ({
+      kernel: built.kernel,
+      initramfs: built.initramfs,
+      cmdline: req.cmdline,
+      grubModules: (await grub) ?? {},
+    });
     switch (req.generator) {
       case "grub":
         await createGrubIso({ ...common, ...(await grubInputs()) });
@@ -123,6 +117,7 @@ export async function buildIsoStage(req: IsoRequest): Promise<void> {
         return;
     }
   } finally {
+    // Nothing started for the groundwork may still write into the work directory.
     await groundwork.settled;
   }
 }

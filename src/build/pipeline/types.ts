@@ -66,9 +66,8 @@ export interface InitramfsRebuildRequest {
 /** ISO generators as upstream names them (imager.md §6.1). */
 export type IsoGenerator = "grub" | "uefi" | "hybrid";
 
-/** Request to build an ISO (imager.md §6). */
 /**
- * The ISO stage's request. The pipeline starts the stage with the build, before the initramfs:
+ * Request to build an ISO (imager.md §6), the ISO stage's. The pipeline starts the stage with the build, before the initramfs:
  * `built` settles with what the rest of the build makes (rejects if the build stops first), and
  * the stage may start meanwhile on what needs none of it (GRUB images, config files).
  */
