@@ -23,7 +23,7 @@ import { spawn } from "node:child_process";
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { ensureFixtureRelease } from "../fixtures/index.js";
+import { ensureFixtureRelease, fixtureImageRef } from "../fixtures/index.js";
 import {
   compileForBench,
   machine,
@@ -36,11 +36,6 @@ import {
 
 const REPO = join(import.meta.dirname, "..");
 const VERSION = "v1.11.0";
-const EXTENSIONS = [
-  "ghcr.io/siderolabs/bootforge-hello:1.0.0",
-  `ghcr.io/siderolabs/bootforge-dummy-module:6.1.0-56-${VERSION}`,
-  `ghcr.io/siderolabs/bootforge-firmware:1.0.0-${VERSION}`,
-];
 // Every program the build stages may run (src/build/tools/registry.ts and friends).
 const TOOLS = [
   "mksquashfs",
@@ -168,7 +163,14 @@ function sum(runs: ToolRun[]): number {
   return runs.reduce((t, r) => t + (r.end - r.start), 0);
 }
 
-const release = (await ensureFixtureRelease()).dir;
+const fixture = await ensureFixtureRelease();
+const release = fixture.dir;
+// The module extension's tag carries the kernel ABI the mirror decided: read from the manifest.
+const EXTENSIONS = [
+  "ghcr.io/siderolabs/bootforge-hello:1.0.0",
+  fixtureImageRef(fixture.manifest, "bootforge-dummy-module", VERSION),
+  `ghcr.io/siderolabs/bootforge-firmware:1.0.0-${VERSION}`,
+];
 const work = await mkdtemp(join(tmpdir(), "bootforge-bench-iso-"));
 const shims = join(work, "shims");
 const log = join(work, "tools.log");

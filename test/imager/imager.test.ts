@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { ensureFixtureRelease, EXTENSION_MODULE } from "../../fixtures/index.js";
+import { ensureFixtureRelease, EXTENSION_MODULE, fixtureImageRef } from "../../fixtures/index.js";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
 import { generateSecureBootKeys } from "../../src/build/secureboot/keys.js";
 import { boot } from "../qemu/boot.js";
@@ -18,19 +18,22 @@ import { runImager, type ImagerRun } from "../helpers/run-imager.js";
 const REPO = join(import.meta.dirname, "..", "..");
 const EPOCH = "1700000000";
 const VERSION = "v1.11.0";
-const EXTENSIONS = [
-  "--system-extension-image",
-  "ghcr.io/siderolabs/bootforge-hello:1.0.0",
-  "--system-extension-image",
-  `ghcr.io/siderolabs/bootforge-dummy-module:6.1.0-56-${VERSION}`,
-];
+/** The hello and kernel-module extensions (the module's tag is read from the fixture manifest). */
+const EXTENSIONS: string[] = [];
 
 let release = "";
 let scratch = "";
 const cacheDir = join(REPO, ".cache", "imager-test");
 
 before(async () => {
-  release = (await ensureFixtureRelease()).dir;
+  const fixture = await ensureFixtureRelease();
+  release = fixture.dir;
+  EXTENSIONS.push(
+    "--system-extension-image",
+    "ghcr.io/siderolabs/bootforge-hello:1.0.0",
+    "--system-extension-image",
+    fixtureImageRef(fixture.manifest, "bootforge-dummy-module", VERSION),
+  );
   scratch = await mkdtemp(join(tmpdir(), "bootforge-imager-test-"));
 });
 after(async () => {

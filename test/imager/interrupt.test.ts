@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ensureFixtureRelease } from "../../fixtures/index.js";
+import { ensureFixtureRelease, fixtureImageRef } from "../../fixtures/index.js";
 import { REPO_ROOT } from "../helpers/shared.js";
 
 const VERSION = "v1.11.0";
@@ -31,7 +31,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     `${signal} mid-build stops the tools, leaves nothing behind and exits 128+n`,
     { timeout: 120_000 },
     async () => {
-      const release = (await ensureFixtureRelease()).dir;
+      const fixture = await ensureFixtureRelease();
+      const release = fixture.dir;
       const work = await mkdtemp(join(tmpdir(), "bootforge-interrupt-"));
       try {
         const tmp = join(work, "tmp");
@@ -53,7 +54,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
             "--system-extension-image",
             "ghcr.io/siderolabs/bootforge-hello:1.0.0",
             "--system-extension-image",
-            `ghcr.io/siderolabs/bootforge-dummy-module:6.1.0-56-${VERSION}`,
+            fixtureImageRef(fixture.manifest, "bootforge-dummy-module", VERSION),
             "--output",
             out,
           ],

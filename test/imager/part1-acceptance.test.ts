@@ -12,7 +12,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { ensureFixtureRelease, EXTENSION_MODULE } from "../../fixtures/index.js";
+import { ensureFixtureRelease, EXTENSION_MODULE, fixtureImageRef } from "../../fixtures/index.js";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
 import { KEY_FILES } from "../../src/build/secureboot/keys.js";
 import { boot, qemuArgv } from "../qemu/boot.js";
@@ -25,7 +25,8 @@ const EPOCH = "1700000000";
 const VERSION = "v1.11.0";
 const HELLO = "ghcr.io/siderolabs/bootforge-hello:1.0.0";
 const UCODE = `ghcr.io/siderolabs/intel-ucode:20250211-${VERSION}`;
-const DUMMY = `ghcr.io/siderolabs/bootforge-dummy-module:6.1.0-56-${VERSION}`;
+/** The kernel-module extension; its tag carries the kernel ABI, read from the fixture manifest. */
+let DUMMY = "";
 const ext = (...refs: string[]) => refs.flatMap((r) => ["--system-extension-image", r]);
 
 let release = "";
@@ -37,7 +38,9 @@ let otherKeys = "";
 const cacheDir = join(REPO, ".cache", "imager-test");
 
 before(async () => {
-  release = (await ensureFixtureRelease()).dir;
+  const fixture = await ensureFixtureRelease();
+  release = fixture.dir;
+  DUMMY = fixtureImageRef(fixture.manifest, "bootforge-dummy-module", VERSION);
   scratch = await mkdtemp(join(tmpdir(), "bootforge-part1-"));
   snakeoilKeys = join(scratch, "snakeoil-keys");
   otherKeys = join(scratch, "other-keys");
