@@ -64,14 +64,22 @@ export function releaseImageRef(loc: ReleaseLocation, name: string, tag: string)
  * location; other references are returned as they are (custom extensions pull from where they live).
  */
 export function rehome(ref: Reference, loc: ReleaseLocation): Reference {
-  if (loc.kind !== "registry") return ref;
+  if (loc.kind !== "registry" || !isReleaseRef(ref)) return ref;
   const prefix = `${DEFAULT_NAMESPACE}/`;
-  if (ref.registry !== DEFAULT_REGISTRY || !ref.repository.startsWith(prefix)) return ref;
   return {
     ...ref,
     registry: loc.registry,
     repository: `${loc.namespace}/${ref.repository.slice(prefix.length)}`,
   };
+}
+
+/**
+ * Whether a reference names one of the release's own images (`ghcr.io/siderolabs/...`): only those
+ * are redirected to the release location (a mirror or a layout); any other registry is pulled
+ * from where it lives, with its own credentials.
+ */
+export function isReleaseRef(ref: Reference): boolean {
+  return ref.registry === DEFAULT_REGISTRY && ref.repository.startsWith(`${DEFAULT_NAMESPACE}/`);
 }
 
 /** The name a layout gives an image: `<repository>:<tag>` without the registry (as the fixture writes). */

@@ -26,6 +26,7 @@ import type { SourceVerifier } from "./source-verifier.js";
 import {
   DEFAULT_RELEASE_LOCATION,
   formatReleaseLocation,
+  isReleaseRef,
   layoutRefName,
   releaseImageRef,
   rehome,
@@ -175,10 +176,13 @@ export class ReleaseSource {
     }
   }
 
-  /** Resolves a reference (re-homed onto the release location) to one image of this architecture. */
+  /**
+   * Resolves a reference to one image of this architecture: the release's own images
+   * (`ghcr.io/siderolabs/...`) from the release location, any other from its own registry.
+   */
   async resolve(ref: Reference, insecure = false): Promise<ResolvedImage> {
     const name = formatReference(ref);
-    if (this.location.kind === "oci-layout") {
+    if (this.location.kind === "oci-layout" && isReleaseRef(ref)) {
       const layout = await this.#openLayout();
       // Digest first (it pins the content), then the layout's `<repository>:<tag>` name.
       const target = ref.digest ?? layoutRefName(ref);

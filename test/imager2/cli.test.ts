@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ensureFixtureRelease, OVERLAY } from "../../fixtures/index.js";
+import { imageFiles } from "../../fixtures/testing/layout-read.js";
 import { readGpt } from "../../src/build/formats/gpt.js";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
 import { generateSecureBootKeys } from "../../src/build/secureboot/keys.js";
@@ -262,12 +263,32 @@ test("guide SBC overlay example: the overlay's profile, kernel args, partition o
   // get-options asked for offset 2048: the GPT entries start at LBA 2 + 2048
   const t = await readGpt(raw, 512);
   assert.equal(t.primaryEntriesLBA, 2 + 2048);
-  // the installer's raw write: u-boot at sector 64
+  // the installer's raw write: the overlay's U-Boot (Debian's qemu_arm64 build) at sector 64,
+  // read back out of the image and used as the machine's firmware: U-Boot starts the disk's EFI
+  // loader, which boots the fixture OS with the overlay's kernel arguments.
+  const uBoot = (await imageFiles(release, `${OVERLAY.repo}:${OVERLAY.tag}`, "arm64")).get(
+    `artifacts/arm64/u-boot/${OVERLAY.name}/u-boot.bin`,
+  );
+  assert.ok(uBoot !== undefined && uBoot.length > 0);
   const fd = await open(raw, "r");
-  const head = Buffer.alloc(16);
-  await fd.read(head, 0, 16, 64 * 512);
+  const written = Buffer.alloc(uBoot.length);
+  await fd.read(written, 0, written.length, 64 * 512);
   await fd.close();
-  assert.equal(head.toString(), "BOOTFORGE-UBOOT ");
+  assert.ok(written.equals(uBoot), "u-boot.bin is not at sector 64");
+  const firmware = join(scratch, "u-boot-from-disk.bin");
+  await writeFile(firmware, written);
+  const r2 = await boot({
+    arch: "arm64",
+    firmware: "bios",
+    bios: firmware,
+    media: { kind: "disk", path: raw },
+    timeoutMs: 300_000,
+  });
+  assert.match(r2.log, /U-Boot \d{4}\.\d{2}/, "U-Boot's banner");
+  assert.equal(r2.facts.boot, "uefi");
+  assert.equal(r2.facts.arch, "aarch64");
+  for (const arg of OVERLAY_ARGS)
+    assert.ok(r2.facts.cmdline?.split(" ").includes(arg), `${arg} in ${r2.facts.cmdline}`);
   await rm(out, { recursive: true, force: true });
 });
 

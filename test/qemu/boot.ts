@@ -38,6 +38,11 @@ export interface BootOptions {
   expectOk?: boolean;
   extraArgs?: string[];
   /**
+   * A firmware image QEMU starts instead of SeaBIOS or UEFI (`-bios`), with `firmware: "bios"`:
+   * e.g. the U-Boot an SBC overlay wrote into a disk image, read back out of it.
+   */
+  bios?: string;
+  /**
    * Stop QEMU as soon as the serial log matches (e.g. a firmware refusal), instead of waiting
    * for the timeout; such a boot usually also sets `expectOk: false`.
    */
@@ -96,7 +101,11 @@ export async function qemuArgv(opts: BootOptions, scratch: string): Promise<stri
     argv.push("-drive", `if=pflash,format=raw,unit=1,file=${vars}`);
   }
   const m = opts.media;
-  if (!amd && fw.code === undefined && m.kind !== "kernel") {
+  if (opts.bios !== undefined) {
+    if (fw.code !== undefined) throw new BootforgeError("unsupported", "bios replaces the UEFI firmware");
+    argv.push("-bios", opts.bios);
+  }
+  if (!amd && fw.code === undefined && opts.bios === undefined && m.kind !== "kernel") {
     throw new BootforgeError("unsupported", "arm64 without UEFI boots only a kernel+initramfs");
   }
   if (m.kind === "kernel") {
