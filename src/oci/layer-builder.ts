@@ -3,8 +3,8 @@
  * written to a file while both digests (compressed blob and uncompressed diff ID) are computed.
  */
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
@@ -21,6 +21,11 @@ export interface LayerEntry {
   type?: "file" | "directory" | "symlink" | "link" | "character-device" | "block-device" | "fifo";
   mode?: number;
   content?: Uint8Array | string;
+  /**
+   * A file whose bytes are streamed into the entry instead of `content` (large layers are never
+   * held in memory); its size is read when the entry is written and must not change meanwhile.
+   */
+  source?: string;
   /** Target of a symlink or hard link. */
   linkname?: string;
 }
@@ -45,6 +50,8 @@ export function tarStream(entries: readonly LayerEntry[], opts: TarOptions = {})
       for (const e of sorted) {
         const type = e.type ?? "file";
         const content = e.content === undefined ? Buffer.alloc(0) : Buffer.from(e.content);
+        const sourceSize =
+          type === "file" && e.source !== undefined ? (await stat(e.source)).size : undefined;
         const header: Partial<TarHeader> & { name: string } = {
           name: e.path,
           type,
@@ -54,12 +61,16 @@ export function tarStream(entries: readonly LayerEntry[], opts: TarOptions = {})
           gid: 0,
           uname: "",
           gname: "",
-          size: type === "file" ? content.length : 0,
+          size: type === "file" ? (sourceSize ?? content.length) : 0,
           ...(e.linkname !== undefined ? { linkname: e.linkname } : {}),
         };
         await new Promise<void>((resolve, reject) => {
           const done = (err?: Error | null) => (err ? reject(err) : resolve());
-          if (type === "file") pack.entry(header, content, done);
+          if (type === "file" && e.source !== undefined) {
+            // tar-stream checks that exactly `size` bytes arrive: a file that changed fails here.
+            const sink = pack.entry(header, done);
+            pipeline(createReadStream(e.source), sink).catch(reject);
+          } else if (type === "file") pack.entry(header, content, done);
           else pack.entry(header, done);
         });
       }
