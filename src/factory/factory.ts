@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { KEY_FILES } from "../build/secureboot/keys.js";
+import { KEY_FILES } from "../imager/secureboot/keys.js";
 import {
   defaultKeychain,
   multiKeychain,

@@ -2,7 +2,7 @@
  * Test double for the imager pipeline's outputs that have not landed yet: a slow `uki` (to
  * observe single flight and the queue) and installer docker-archives shaped like upstream's
  * (2 layers: installer binary, then the boot artifacts) so the /v2 front end is exercised
- * end to end with skopeo. Replace with the real pipeline when `src/build/pipeline` lands.
+ * end to end with skopeo. Replace with the real pipeline when `src/imager/pipeline` lands.
  */
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ensureFixtureRelease, EXTENSION_MODULE } from "../../fixtures/index.js";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
-import { generateSecureBootKeys } from "../../src/build/secureboot/keys.js";
+import { generateSecureBootKeys } from "../../src/imager/secureboot/keys.js";
 import { boot } from "../qemu/boot.js";
 import { runImager, type ImagerRun } from "../helpers/run-imager.js";
 

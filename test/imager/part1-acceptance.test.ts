@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ensureFixtureRelease, EXTENSION_MODULE } from "../../fixtures/index.js";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
-import { KEY_FILES } from "../../src/build/secureboot/keys.js";
+import { KEY_FILES } from "../../src/imager/secureboot/keys.js";
 import { boot, qemuArgv } from "../qemu/boot.js";
 import { FACT_PREFIX } from "../qemu/facts.js";
 import { writeSnakeoilKeysDir, writeUntrustedKeysDir } from "../qemu/snakeoil-keys.js";

@@ -15,9 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ensureFixtureRelease, OVERLAY } from "../../fixtures/index.js";
-import { readGpt } from "../../src/build/formats/gpt.js";
+import { readGpt } from "../../src/imager/formats/gpt.js";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
-import { generateSecureBootKeys } from "../../src/build/secureboot/keys.js";
+import { generateSecureBootKeys } from "../../src/imager/secureboot/keys.js";
 import { boot } from "../qemu/boot.js";
 import { assertLines, limiter, runImager, type ImagerRun } from "../helpers/run-imager.js";
 

@@ -10,13 +10,13 @@ import { chmod, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { buildImageOutput, type ImageInputs } from "../../src/build/disk/index.js";
-import { readGpt } from "../../src/build/formats/gpt.js";
-import { decodeMetaPartition } from "../../src/build/formats/meta/index.js";
-import { extractRegion } from "../../src/build/formats/sparse-file.js";
-import { makeCoreImage, patchBiosBootCode } from "../../src/build/grub-bios/boot-code.js";
-import { openOverlay, overlayGetOptions } from "../../src/build/overlay/index.js";
-import { run } from "../../src/build/tools/run.js";
+import { buildImageOutput, type ImageInputs } from "../../src/imager/disk/index.js";
+import { readGpt } from "../../src/imager/formats/gpt.js";
+import { decodeMetaPartition } from "../../src/imager/formats/meta/index.js";
+import { extractRegion } from "../../src/imager/formats/sparse-file.js";
+import { makeCoreImage, patchBiosBootCode } from "../../src/imager/grub-bios/boot-code.js";
+import { openOverlay, overlayGetOptions } from "../../src/imager/overlay/index.js";
+import { run } from "../../src/imager/tools/run.js";
 import type { Profile } from "../../src/profile/model.js";
 
 const MIB = 1024 * 1024;

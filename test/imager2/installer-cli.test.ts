@@ -17,7 +17,7 @@ import { createGunzip } from "node:zlib";
 import tar from "tar-stream";
 import { ensureFixtureRelease, OVERLAY } from "../../fixtures/index.js";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
-import { generateSecureBootKeys } from "../../src/build/secureboot/keys.js";
+import { generateSecureBootKeys } from "../../src/imager/secureboot/keys.js";
 import { startRegistry, type TestRegistry } from "../../src/oci/testing/registry.js";
 import { assertLines, limiter, runImager, type ImagerRun } from "../helpers/run-imager.js";
 import { readVectors } from "../helpers/shared.js";

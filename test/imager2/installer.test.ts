@@ -13,8 +13,8 @@ import { createGunzip } from "node:zlib";
 import { after, before, test } from "node:test";
 import tar from "tar-stream";
 import { ensureFixtureRelease, fixtureBootFiles, OVERLAY } from "../../fixtures/index.js";
-import { buildInstallerImage } from "../../src/build/installer/index.js";
-import { extractOverlayImage, openOverlay } from "../../src/build/overlay/index.js";
+import { buildInstallerImage } from "../../src/imager/installer/index.js";
+import { extractOverlayImage, openOverlay } from "../../src/imager/overlay/index.js";
 import { OciLayout } from "../../src/oci/layout.js";
 
 let release = "";

@@ -16,7 +16,7 @@ import {
   overlayGetOptions,
   overlayInstall,
   overlayProfiles,
-} from "../../src/build/overlay/index.js";
+} from "../../src/imager/overlay/index.js";
 
 let dir = "";
 let work = "";

@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { prepareOverlay } from "../../build/pipeline/overlay.js";
+import { prepareOverlay } from "../../imager/pipeline/overlay.js";
 import { buildKernelCmdline } from "../../cmdline/index.js";
 import { BootforgeError } from "../../errors/index.js";
 import type { OutputKind, Profile } from "../../profile/index.js";

@@ -11,12 +11,12 @@ import { copyFile, mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/p
 import { join } from "node:path";
 import { pipeline as streamPipeline } from "node:stream/promises";
 import { isBootforgeError } from "../../errors/index.js";
-import { build } from "../../build/pipeline/index.js";
-import { overlayBaseProfiles } from "../../build/pipeline/overlay.js";
-import { rebuildInitramfsStage } from "../../build/pipeline/stages.js";
-import type { InitramfsRebuildRequest, Stages } from "../../build/pipeline/types.js";
-import { schematicExtensionTar } from "../../build/initramfs/virtual-extensions.js";
-import { RecordingReporter, type ReportUpdate } from "../../build/reporter/reporter.js";
+import { build } from "../../imager/pipeline/index.js";
+import { overlayBaseProfiles } from "../../imager/pipeline/overlay.js";
+import { rebuildInitramfsStage } from "../../imager/pipeline/stages.js";
+import type { InitramfsRebuildRequest, Stages } from "../../imager/pipeline/types.js";
+import { schematicExtensionTar } from "../../imager/initramfs/virtual-extensions.js";
+import { RecordingReporter, type ReportUpdate } from "../../imager/reporter/reporter.js";
 import { resolveProfile, type ContainerAsset, type OutputKind, type Profile } from "../../profile/index.js";
 import { mergeProfiles } from "../../profile/merge.js";
 import { Quirks } from "../../profile/quirks.js";

@@ -184,7 +184,7 @@ test("a dead launcher fails its running programs and is replaced for the next", 
 
 test("an idle launcher does not keep the process alive", () => {
   const script =
-    `import { run } from "./src/build/tools/run.ts";` +
+    `import { run } from "./src/imager/tools/run.ts";` +
     `const r = await run("xz", ["--robot", "--version"]); console.log(r.stdout.toString().trim().split("\\n")[0]);`;
   const t = performance.now();
   const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
@@ -219,8 +219,8 @@ test("finished programs leave no zombies behind (a long-running factory would ru
 test("without a usable temp directory programs are spawned directly, and still run", () => {
   // Set after the imports: the TypeScript loader keeps its own cache in the temp directory.
   const script =
-    `import { run } from "./src/build/tools/run.ts";` +
-    `import { launcherEnabled } from "./src/build/tools/launcher.ts";` +
+    `import { run } from "./src/imager/tools/run.ts";` +
+    `import { launcherEnabled } from "./src/imager/tools/launcher.ts";` +
     `process.env.TMPDIR = "/dev/null/bootforge-launcher-test";` +
     `const r = await run("xz", ["--robot", "--version"]);` +
     `console.log(launcherEnabled(), r.stdout.toString().split("\\n")[0]);`;
