@@ -8,7 +8,7 @@ import { createWriteStream } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AssetPipeline, PipelineInput } from "../../src/factory/build/asset-builder.js";
+import type { AssetPipeline, PipelineInput } from "../../src/factory/assets/asset-builder.js";
 import { writeDockerArchive } from "../../src/oci/docker-archive.js";
 import { assembleImage, writeImage } from "../../src/oci/image-builder.js";
 import { buildLayer } from "../../src/oci/layer-builder.js";
