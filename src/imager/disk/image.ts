@@ -11,24 +11,24 @@ import { dirname, join } from "node:path";
 import { invalidInput, unsupported } from "../../errors/index.js";
 import type { MetaValue, Profile } from "../../profile/model.js";
 import { Quirks } from "../../profile/quirks.js";
-import { compressFile } from "../formats/compress.js";
-import { convertDiskImage } from "../formats/disk-format.js";
-import { buildDiskImage, type DiskImageHook, type PartitionContent } from "../formats/disk-image.js";
+import { compressFile } from "./compress.js";
+import { convertDiskImage } from "./disk-format.js";
+import { buildDiskImage, type DiskImageHook, type PartitionContent } from "./disk-image.js";
 import {
   diskLayout,
   imageCachePartitionSize,
   type DiskBootloader,
   type PartitionLabel,
-} from "../formats/disk-layout.js";
-import type { GptTable } from "../formats/gpt.js";
-import { encodeMetaPartition, META_PARTITION_SIZE } from "../formats/meta/index.js";
-import { writeOva } from "../formats/ova.js";
-import { readTree, treeFileBytes } from "../formats/source-tree.js";
+} from "../../formats/disk-layout.js";
+import type { GptTable } from "../../formats/gpt.js";
+import { encodeMetaPartition, META_PARTITION_SIZE } from "../../formats/meta/index.js";
+import { writeOva } from "./ova.js";
+import { readTree, treeFileBytes } from "../filesystems/source-tree.js";
 import { biosBootHook, loadBiosBootCode } from "../grub-bios/boot-code.js";
 import type { OverlayDir } from "../overlay/overlay-image.js";
 import { overlayInstall } from "../overlay/protocol.js";
 import type { OverlayOptionValue } from "../../profile/model.js";
-import { createSparseFile } from "../formats/sparse-file.js";
+import { createSparseFile } from "../filesystems/sparse-file.js";
 import { overlayRawWritesHook } from "./overlay-raw.js";
 import { stageGrub, stageSdBoot, type EnrollKeys, type GrubStaged } from "./boot-staging.js";
 

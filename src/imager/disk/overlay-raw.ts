@@ -5,8 +5,8 @@
  * same precedence: table sectors and filesystem partitions win, MBR code bytes 0–445 are kept.
  */
 import { open } from "node:fs/promises";
-import type { DiskImageHook } from "../formats/disk-image.js";
-import type { PartitionPlan } from "../formats/disk-layout.js";
+import type { DiskImageHook } from "./disk-image.js";
+import type { PartitionPlan } from "../../formats/disk-layout.js";
 
 const CHUNK = 1024 * 1024;
 const ZERO = Buffer.alloc(CHUNK);

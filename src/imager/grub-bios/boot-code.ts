@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { invalidInput, unsupported } from "../../errors/index.js";
-import type { DiskImageHook } from "../formats/disk-image.js";
+import type { DiskImageHook } from "../disk/disk-image.js";
 import { run } from "../tools/run.js";
 
 /** Bytes of boot.img that go to disk: the MBR code area before the partition table. */

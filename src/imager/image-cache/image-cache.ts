@@ -15,8 +15,8 @@ import { OciLayout } from "../../oci/layout.js";
 import { parseReference, referenceTarget } from "../../oci/reference.js";
 import { RegistrySource, type ImageSource } from "../../oci/source.js";
 import type { ContainerAsset } from "../../profile/model.js";
-import { imageCachePartitionSize } from "../formats/disk-layout.js";
-import { readTree, treeFileBytes } from "../formats/source-tree.js";
+import { imageCachePartitionSize } from "../../formats/disk-layout.js";
+import { readTree, treeFileBytes } from "../filesystems/source-tree.js";
 
 /** The image source and name an image-cache input points at. */
 export async function openImageCache(

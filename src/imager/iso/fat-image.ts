@@ -6,7 +6,7 @@
  */
 import { frozenClockEnv } from "../tools/frozen-clock.js";
 import { invalidInput } from "../../errors/index.js";
-import { createSparseFile } from "../formats/sparse-file.js";
+import { createSparseFile } from "../filesystems/sparse-file.js";
 import { runSequence, type SequenceStep } from "../tools/sequence.js";
 import { fatSerial } from "./volume.js";
 

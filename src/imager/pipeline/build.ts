@@ -24,9 +24,9 @@ import {
   type BaseModules,
 } from "../initramfs/kernel-modules.js";
 import { embeddedConfigExtensionTar, writeEmbeddedConfigExtension } from "../initramfs/virtual-extensions.js";
-import { buildTimestamp } from "../formats/pe/source-date-epoch.js";
-import { extraUkiProfiles } from "../formats/pe/uki-sections.js";
-import { layoutUki, type UkiInputs } from "../formats/pe/uki.js";
+import { buildTimestamp } from "../source-date-epoch.js";
+import { extraUkiProfiles } from "../../formats/pe/uki-sections.js";
+import { layoutUki, type UkiInputs } from "../uki/uki.js";
 import { HeldReporter, progress, nullReporter, type Reporter } from "../reporter/reporter.js";
 import { signPe } from "../secureboot/authenticode.js";
 import { writeEnrollmentDatabase } from "../secureboot/enrollment.js";

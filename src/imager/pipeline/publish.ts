@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rename, rm, rmdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { ioError } from "../../errors/index.js";
 import type { OutFormat } from "../../profile/model.js";
-import { compressFile, type Compression } from "../formats/compress.js";
+import { compressFile, type Compression } from "../disk/compress.js";
 import type { Reporter } from "../reporter/reporter.js";
 
 /** A staging area in the output directory for one build. */

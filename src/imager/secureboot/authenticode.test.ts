@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { isBootforgeError } from "../../errors/index.js";
-import { DEBIAN_SDBOOT, DEBIAN_STUB, requireTool } from "../formats/pe/test-fixtures.js";
+import { DEBIAN_SDBOOT, DEBIAN_STUB, requireTool } from "../uki/test-fixtures.js";
 import { authenticodeDigest, signPe } from "./authenticode.js";
 import { generateSecureBootKeys, loadSecureBootKeys, KEY_FILES, type SecureBootKeys } from "./keys.js";
 

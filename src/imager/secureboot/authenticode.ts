@@ -8,8 +8,8 @@ import { createReadStream } from "node:fs";
 import { copyFile, open, stat } from "node:fs/promises";
 import { createHash, type Hash } from "node:crypto";
 import { invalidInput, ioError } from "../../errors/index.js";
-import { CERTIFICATE_TABLE_INDEX, readPeHeaders, type PeHeaders } from "../formats/pe/pe-reader.js";
-import { buildTimestamp } from "../formats/pe/source-date-epoch.js";
+import { CERTIFICATE_TABLE_INDEX, readPeHeaders, type PeHeaders } from "../../formats/pe/pe-reader.js";
+import { buildTimestamp } from "../source-date-epoch.js";
 import { signAuthenticode } from "./pkcs7.js";
 import type { CertificateSigner } from "./signer.js";
 

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { requireTool } from "../formats/pe/test-fixtures.js";
+import { requireTool } from "../uki/test-fixtures.js";
 import {
   EFI_CERT_X509_GUID,
   MICROSOFT_OWNER_GUID,

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { invalidInput } from "../../errors/index.js";
-import { buildTimestamp } from "../formats/pe/source-date-epoch.js";
+import { buildTimestamp } from "../source-date-epoch.js";
 import { KEY_FILES } from "./keys.js";
 import { signDetachedNoAttributes } from "./pkcs7.js";
 import type { CertificateSigner } from "./signer.js";

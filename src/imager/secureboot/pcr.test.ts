@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import type { ByteSource } from "../formats/pe/byte-source.js";
-import { requireTool } from "../formats/pe/test-fixtures.js";
+import type { ByteSource } from "../uki/byte-source.js";
+import { requireTool } from "../uki/test-fixtures.js";
 import {
   MEASURED_SECTIONS,
   pcrPublicKeyPem,

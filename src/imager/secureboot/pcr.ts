@@ -4,7 +4,7 @@
  * phases, extended into a simulated PCR; the PolicyPCR digest is signed per bank.
  */
 import { createHash } from "node:crypto";
-import { sourceChunks, type ByteSource } from "../formats/pe/byte-source.js";
+import { sourceChunks, type ByteSource } from "../uki/byte-source.js";
 import type { DigestSigner, HashName } from "./signer.js";
 
 /** The PCR systemd-stub measures UKI sections into. */

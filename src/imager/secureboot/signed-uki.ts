@@ -3,9 +3,9 @@
  * a `.pcrsig` per UKI profile (≥ 1.10) or one at the end (< 1.10), assembled, then
  * Authenticode-signed in place.
  */
-import { bytesOf, type ByteSource } from "../formats/pe/byte-source.js";
-import type { PlacedSection } from "../formats/pe/assemble.js";
-import { assembleUki, planUkiSections, type PlannedSection, type UkiInputs } from "../formats/pe/uki.js";
+import { bytesOf, type ByteSource } from "../uki/byte-source.js";
+import type { PlacedSection } from "../uki/assemble.js";
+import { assembleUki, planUkiSections, type PlannedSection, type UkiInputs } from "../uki/uki.js";
 import { Quirks } from "../../profile/quirks.js";
 import { signPe } from "./authenticode.js";
 import {
