@@ -13,8 +13,8 @@ import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { parse } from "yaml";
-import { readCpioFile, type CpioMember } from "../../src/imager/formats/cpio.js";
-import { parsePeHeaders } from "../../src/imager/formats/pe/index.js";
+import { readCpioFile, type CpioMember } from "../../src/formats/cpio.js";
+import { parsePeHeaders } from "../../src/imager/uki/index.js";
 
 const exec = promisify(execFile);
 

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ensureFixtureRelease, fixtureBootFiles } from "../../fixtures/index.js";
 import { buildImageOutput } from "../../src/imager/disk/index.js";
-import { buildUki } from "../../src/imager/formats/pe/index.js";
+import { buildUki } from "../../src/imager/uki/index.js";
 import type { Profile } from "../../src/profile/model.js";
 import { boot } from "../qemu/boot.js";
 

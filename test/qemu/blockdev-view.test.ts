@@ -4,8 +4,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createGptImage, GPT_TYPE, planGpt } from "../../src/imager/formats/gpt.js";
-import { guidFromLabel } from "../../src/imager/formats/guid.js";
+import { createGptImage, GPT_TYPE, planGpt } from "../../src/formats/gpt.js";
+import { guidFromLabel } from "../../src/formats/guid.js";
 import { runWithSectorSize } from "./blockdev-view.js";
 
 const MIB = 1024 * 1024;
