@@ -4,7 +4,6 @@ import { lutimes, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { run } from "../imager/tools/run.js";
 import {
   entriesFromListing,
   extractCpioMember,
@@ -12,7 +11,8 @@ import {
   locateCpioMember,
   walkTree,
   writeCpio,
-} from "./cpio.js";
+} from "../imager/initramfs/cpio-file.js";
+import { run } from "../imager/tools/run.js";
 
 const EPOCH = 1_700_000_000;
 let dir = "";

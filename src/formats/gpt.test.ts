@@ -3,13 +3,12 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { createGptImage, readGpt } from "../imager/disk/gpt-file.js";
 import { run } from "../imager/tools/run.js";
 import {
-  createGptImage,
   GPT_ATTR_LEGACY_BIOS_BOOTABLE,
   GPT_TYPE,
   planGpt,
-  readGpt,
   type GptPartitionSpec,
   type GptTable,
 } from "./gpt.js";

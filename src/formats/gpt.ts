@@ -1,13 +1,12 @@
 /**
- * GUID Partition Table, written in TypeScript the way go-blockdevice v2 (`partitioning/gpt`) writes
- * it for Talos disk images: 128 entries of 128 bytes, 1 MiB alignment, first-fit-smallest
- * allocation, a protective MBR that keeps bytes 0..445 (GRUB's boot.img) intact, and positional
- * writes so the image file stays sparse. Also a strict reader, used by tests and the assembler.
+ * GUID Partition Table, encoded the way go-blockdevice v2 (`partitioning/gpt`) writes it for Talos
+ * disk images: 128 entries of 128 bytes, 1 MiB alignment, first-fit-smallest allocation, a
+ * protective MBR that keeps bytes 0..445 (GRUB's boot.img) intact, and positional writes so the
+ * image file stays sparse. Also a strict decoder, used by tests and the assembler. No I/O here:
+ * the writer and reader of image files (`imager/disk/gpt-file.ts`) hand bytes in and out.
  */
-import type { FileHandle } from "node:fs/promises";
-import { open } from "node:fs/promises";
 import { crc32 } from "node:zlib";
-import { invalidInput, ioError } from "../errors/index.js";
+import { invalidInput } from "../errors/index.js";
 import { gptBytesToUuid, uuidToGptBytes } from "./guid.js";
 
 /** Partition type GUIDs used by Talos images. */
@@ -227,45 +226,42 @@ export function encodeProtectiveMbrTail(lastLBA: number): Buffer {
   return b;
 }
 
-/** Writes PMBR, primary and backup headers and entry arrays into an open image file. */
-export async function writeGpt(file: FileHandle, table: GptTable): Promise<void> {
+/** One positional write of an encoded table: bytes and their byte offset in the image. */
+export interface GptWrite {
+  data: Buffer;
+  position: number;
+}
+
+/**
+ * The writes that put `table` on a disk, in order: primary header, primary entries, backup
+ * header, backup entries, and the protective MBR's partition-table tail.
+ */
+export function encodeGpt(table: GptTable): GptWrite[] {
   const ss = table.sectorSize;
   const entries = encodeEntries(table);
   const entriesCrc = crc32(entries);
   const primary = encodeHeader(table, entriesCrc, 1, table.lastLBA, table.primaryEntriesLBA);
   const backup = encodeHeader(table, entriesCrc, table.lastLBA, 1, table.backupEntriesLBA);
-  await writeAll(file, primary, ss);
-  await writeAll(file, entries, table.primaryEntriesLBA * ss);
-  await writeAll(file, backup, table.lastLBA * ss);
-  await writeAll(file, entries, table.backupEntriesLBA * ss);
-  // Only the partition-table tail of sector 0 is ours; bytes 0..445 may hold boot code.
-  await writeAll(file, encodeProtectiveMbrTail(table.lastLBA), 446);
+  return [
+    { data: primary, position: ss },
+    { data: entries, position: table.primaryEntriesLBA * ss },
+    { data: backup, position: table.lastLBA * ss },
+    { data: entries, position: table.backupEntriesLBA * ss },
+    // Only the partition-table tail of sector 0 is ours; bytes 0..445 may hold boot code.
+    { data: encodeProtectiveMbrTail(table.lastLBA), position: 446 },
+  ];
 }
 
-async function writeAll(file: FileHandle, data: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await file.write(data, done, data.length - done, position + done);
-    if (bytesWritten === 0) throw ioError("short write to disk image");
-    done += bytesWritten;
-  }
+/** Random access to an image's bytes; `read` returns fewer bytes than asked past the end. */
+export interface ImageBytes {
+  /** Image size in bytes. */
+  readonly size: number;
+  read(length: number, position: number): Promise<Buffer>;
 }
 
-/** Creates (or truncates) a sparse file of `size` bytes and writes `table` into it. */
-export async function createGptImage(path: string, size: number, table: GptTable): Promise<void> {
-  const file = await open(path, "w");
-  try {
-    await file.truncate(size);
-    await writeGpt(file, table);
-  } finally {
-    await file.close();
-  }
-}
-
-async function readExactly(file: FileHandle, length: number, position: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  const { bytesRead } = await file.read(buf, 0, length, position);
-  if (bytesRead !== length) throw invalidInput(`short read at ${position}: not a GPT image`);
+async function readExactly(image: ImageBytes, length: number, position: number): Promise<Buffer> {
+  const buf = await image.read(length, position);
+  if (buf.length !== length) throw invalidInput(`short read at ${position}: not a GPT image`);
   return buf;
 }
 
@@ -301,64 +297,59 @@ function parseHeader(h: Buffer, where: string): ParsedHeader {
   };
 }
 
-async function readEntries(file: FileHandle, hdr: ParsedHeader, ss: number, where: string): Promise<Buffer> {
-  const entries = await readExactly(file, hdr.numEntries * hdr.entrySize, hdr.entriesLBA * ss);
+async function readEntries(image: ImageBytes, hdr: ParsedHeader, ss: number, where: string): Promise<Buffer> {
+  const entries = await readExactly(image, hdr.numEntries * hdr.entrySize, hdr.entriesLBA * ss);
   if (crc32(entries) !== hdr.entriesCrc) throw invalidInput(`${where}: partition entries CRC mismatch`);
   return entries;
 }
 
 /**
- * Reads and validates a GPT image (both headers, both entry arrays, the protective MBR);
+ * Decodes and validates a GPT image (both headers, both entry arrays, the protective MBR);
  * `invalid-input` errors say what is wrong.
  */
-export async function readGpt(path: string, sectorSize: SectorSize = 512): Promise<GptTable> {
-  const file = await open(path, "r");
-  try {
-    const { size } = await file.stat();
-    const lastLBA = Math.floor(size / sectorSize) - 1;
-    const mbr = await readExactly(file, 512, 0);
-    if (mbr[510] !== 0x55 || mbr[511] !== 0xaa || mbr[450] !== 0xee) throw invalidInput("no protective MBR");
-    const primary = parseHeader(await readExactly(file, sectorSize, sectorSize), "primary header");
-    if (primary.myLBA !== 1 || primary.alternateLBA !== lastLBA)
-      throw invalidInput("primary header LBAs are wrong");
-    const backup = parseHeader(await readExactly(file, sectorSize, lastLBA * sectorSize), "backup header");
-    if (backup.myLBA !== lastLBA || backup.alternateLBA !== 1)
-      throw invalidInput("backup header LBAs are wrong");
-    const entries = await readEntries(file, primary, sectorSize, "primary");
-    const backupEntries = await readEntries(file, backup, sectorSize, "backup");
-    if (!entries.equals(backupEntries)) throw invalidInput("primary and backup partition entries differ");
-    const partitions: GptPartition[] = [];
-    for (let i = 0; i < primary.numEntries; i++) {
-      const e = entries.subarray(i * primary.entrySize, (i + 1) * primary.entrySize);
-      if (e.subarray(0, 16).every((b) => b === 0)) continue;
-      const firstLBA = Number(e.readBigUInt64LE(32));
-      const lastLBAp = Number(e.readBigUInt64LE(40));
-      const nameBytes = e.subarray(56, 128);
-      let end = 0;
-      while (end + 1 < nameBytes.length && (nameBytes[end] !== 0 || nameBytes[end + 1] !== 0)) end += 2;
-      partitions.push({
-        index: i + 1,
-        name: nameBytes.subarray(0, end).toString("utf16le"),
-        type: gptBytesToUuid(e.subarray(0, 16)),
-        guid: gptBytesToUuid(e.subarray(16, 32)),
-        firstLBA,
-        lastLBA: lastLBAp,
-        attributes: e.readBigUInt64LE(48),
-        offset: firstLBA * sectorSize,
-        size: (lastLBAp - firstLBA + 1) * sectorSize,
-      });
-    }
-    return {
-      sectorSize,
-      diskGuid: primary.diskGuid,
-      lastLBA,
-      primaryEntriesLBA: primary.entriesLBA,
-      backupEntriesLBA: backup.entriesLBA,
-      firstUsableLBA: primary.firstUsableLBA,
-      lastUsableLBA: primary.lastUsableLBA,
-      partitions,
-    };
-  } finally {
-    await file.close();
+export async function decodeGpt(image: ImageBytes, sectorSize: SectorSize = 512): Promise<GptTable> {
+  const { size } = image;
+  const lastLBA = Math.floor(size / sectorSize) - 1;
+  const mbr = await readExactly(image, 512, 0);
+  if (mbr[510] !== 0x55 || mbr[511] !== 0xaa || mbr[450] !== 0xee) throw invalidInput("no protective MBR");
+  const primary = parseHeader(await readExactly(image, sectorSize, sectorSize), "primary header");
+  if (primary.myLBA !== 1 || primary.alternateLBA !== lastLBA)
+    throw invalidInput("primary header LBAs are wrong");
+  const backup = parseHeader(await readExactly(image, sectorSize, lastLBA * sectorSize), "backup header");
+  if (backup.myLBA !== lastLBA || backup.alternateLBA !== 1)
+    throw invalidInput("backup header LBAs are wrong");
+  const entries = await readEntries(image, primary, sectorSize, "primary");
+  const backupEntries = await readEntries(image, backup, sectorSize, "backup");
+  if (!entries.equals(backupEntries)) throw invalidInput("primary and backup partition entries differ");
+  const partitions: GptPartition[] = [];
+  for (let i = 0; i < primary.numEntries; i++) {
+    const e = entries.subarray(i * primary.entrySize, (i + 1) * primary.entrySize);
+    if (e.subarray(0, 16).every((b) => b === 0)) continue;
+    const firstLBA = Number(e.readBigUInt64LE(32));
+    const lastLBAp = Number(e.readBigUInt64LE(40));
+    const nameBytes = e.subarray(56, 128);
+    let end = 0;
+    while (end + 1 < nameBytes.length && (nameBytes[end] !== 0 || nameBytes[end + 1] !== 0)) end += 2;
+    partitions.push({
+      index: i + 1,
+      name: nameBytes.subarray(0, end).toString("utf16le"),
+      type: gptBytesToUuid(e.subarray(0, 16)),
+      guid: gptBytesToUuid(e.subarray(16, 32)),
+      firstLBA,
+      lastLBA: lastLBAp,
+      attributes: e.readBigUInt64LE(48),
+      offset: firstLBA * sectorSize,
+      size: (lastLBAp - firstLBA + 1) * sectorSize,
+    });
   }
+  return {
+    sectorSize,
+    diskGuid: primary.diskGuid,
+    lastLBA,
+    primaryEntriesLBA: primary.entriesLBA,
+    backupEntriesLBA: backup.entriesLBA,
+    firstUsableLBA: primary.firstUsableLBA,
+    lastUsableLBA: primary.lastUsableLBA,
+    partitions,
+  };
 }

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ensureFixtureRelease } from "../../fixtures/index.js";
-import { readGpt } from "../../src/formats/gpt.js";
+import { readGpt } from "../../src/imager/disk/gpt-file.js";
 import { extractRegion } from "../../src/imager/filesystems/sparse-file.js";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
 import { runImager } from "../helpers/run-imager.js";

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ensureFixtureRelease, OVERLAY } from "../../fixtures/index.js";
-import { readGpt } from "../../src/formats/gpt.js";
+import { readGpt } from "../../src/imager/disk/gpt-file.js";
 import { buildKernelCmdline } from "../../src/cmdline/index.js";
 import { generateSecureBootKeys } from "../../src/imager/secureboot/keys.js";
 import { boot } from "../qemu/boot.js";

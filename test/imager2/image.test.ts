@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { buildImageOutput, type ImageInputs } from "../../src/imager/disk/index.js";
-import { readGpt } from "../../src/formats/gpt.js";
+import { readGpt } from "../../src/imager/disk/gpt-file.js";
 import { decodeMetaPartition } from "../../src/formats/meta/index.js";
 import { extractRegion } from "../../src/imager/filesystems/sparse-file.js";
 import { makeCoreImage, patchBiosBootCode } from "../../src/imager/grub-bios/boot-code.js";

@@ -4,7 +4,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createGptImage, GPT_TYPE, planGpt } from "../../src/formats/gpt.js";
+import { GPT_TYPE, planGpt } from "../../src/formats/gpt.js";
+import { createGptImage } from "../../src/imager/disk/gpt-file.js";
 import { guidFromLabel } from "../../src/formats/guid.js";
 import { runWithSectorSize } from "./blockdev-view.js";
 

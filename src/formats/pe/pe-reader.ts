@@ -1,9 +1,9 @@
 /**
  * PE/COFF header reader: just enough structure (with file offsets of the fields that
- * assembly and Authenticode patch or skip) to rebuild a UKI and to hash an image.
+ * assembly and Authenticode patch or skip) to rebuild a UKI and to hash an image. Parses bytes
+ * handed in; `imager/uki/pe-file.ts` reads them from files.
  */
-import { open } from "node:fs/promises";
-import { invalidInput, ioError } from "../../errors/index.js";
+import { invalidInput } from "../../errors/index.js";
 
 /** Optional-header magic of PE32+ images (64-bit), the only kind a UKI stub may be. */
 export const PE32PLUS_MAGIC = 0x20b;
@@ -134,53 +134,18 @@ export function parsePeHeaders(buf: Buffer, what = "PE image"): PeHeaders {
   };
 }
 
-/** Reads and parses the headers of the PE file at `path`. */
-export async function readPeHeaders(path: string): Promise<PeHeaders> {
-  const fh = await openOrThrow(path);
-  try {
-    const first = Buffer.alloc(4096);
-    const { bytesRead } = await fh.read(first, 0, first.length, 0);
-    let buf = first.subarray(0, bytesRead);
-    // Headers larger than a page happen with many sections; read up to the section table end.
-    if (buf.length >= 0x40 && buf.toString("latin1", 0, 2) === "MZ") {
-      const peOffset = u32(buf, 0x3c);
-      if (peOffset + 24 <= buf.length) {
-        const end = peOffset + 24 + u16(buf, peOffset + 20) + 40 * u16(buf, peOffset + 6);
-        if (end > buf.length && end < 1 << 24) {
-          buf = Buffer.alloc(end);
-          await fh.read(buf, 0, end, 0);
-        }
-      }
-    }
-    return parsePeHeaders(buf, path);
-  } finally {
-    await fh.close();
-  }
+/**
+ * How many bytes from the start of the file the headers span (through the section table), read
+ * from the first bytes of the file; undefined when they are not a PE image's.
+ */
+export function peHeaderAreaSize(head: Buffer): number | undefined {
+  if (head.length < 0x40 || head.toString("latin1", 0, 2) !== "MZ") return undefined;
+  const peOffset = u32(head, 0x3c);
+  if (peOffset + 24 > head.length) return undefined;
+  return peOffset + 24 + u16(head, peOffset + 20) + 40 * u16(head, peOffset + 6);
 }
 
 /** The first section called `name`, or undefined. */
 export function findSection(headers: PeHeaders, name: string): SectionHeader | undefined {
   return headers.sections.find((s) => s.name === name);
-}
-
-/** A section's bytes, cut to VirtualSize as the UEFI loader and upstream's extractor see them. */
-export async function readSectionData(path: string, section: SectionHeader): Promise<Buffer> {
-  const len = Math.min(section.virtualSize, section.sizeOfRawData);
-  const fh = await openOrThrow(path);
-  try {
-    const buf = Buffer.alloc(len);
-    const { bytesRead } = await fh.read(buf, 0, len, section.pointerToRawData);
-    if (bytesRead !== len) throw invalidInput(`${path}: section ${section.name} is truncated`);
-    return buf;
-  } finally {
-    await fh.close();
-  }
-}
-
-async function openOrThrow(path: string) {
-  try {
-    return await open(path, "r");
-  } catch (e) {
-    throw ioError(`cannot open ${path}: ${(e as Error).message}`, { cause: e });
-  }
 }

@@ -1,11 +1,8 @@
 /**
  * Content of the generated UKI sections (upstream `internal/pkg/uki/generate.go`):
- * os-release, kernel version from a bzImage, `.profile` text and the stub's `.sbat`.
+ * os-release, kernel version from a bzImage header and `.profile` text. What is read from
+ * files (the kernel's header, the stub's `.sbat`) is `imager/uki/section-content.ts`.
  */
-import { open } from "node:fs/promises";
-import { invalidInput } from "../../errors/index.js";
-import type { ByteSource } from "../../imager/uki/byte-source.js";
-import { findSection, readPeHeaders, readSectionData } from "./pe-reader.js";
 
 /** `.osrel` content: upstream's OSReleaseTemplate for (name, version), trailing newline included. */
 export function osRelease(version: string, name = "Talos"): string {
@@ -36,21 +33,6 @@ export function kernelVersionFromBzImage(image: Buffer): string | undefined {
   const nul = raw.indexOf(0);
   if (nul === -1) return undefined;
   return raw.toString("latin1", 0, nul).split(" ")[0];
-}
-
-/** `.uname` content discovered from the kernel, or undefined (section omitted). */
-export async function discoverKernelVersion(kernel: ByteSource): Promise<string | undefined> {
-  // The setup header plus the version string live within the first 64 KiB of any bzImage.
-  const want = 0x10000;
-  if ("bytes" in kernel) return kernelVersionFromBzImage(Buffer.from(kernel.bytes.subarray(0, want)));
-  const fh = await open(kernel.path, "r");
-  try {
-    const buf = Buffer.alloc(want);
-    const { bytesRead } = await fh.read(buf, 0, want, 0);
-    return kernelVersionFromBzImage(buf.subarray(0, bytesRead));
-  } finally {
-    await fh.close();
-  }
 }
 
 /** A UKI profile (≥ 1.10): `.profile` text and an optional `.cmdline` override. */
@@ -87,23 +69,4 @@ export function extraUkiProfiles(kind: UkiProfileOutputKind, cmdline: string): U
     case "uki":
       return [];
   }
-}
-
-/** The stub's `.sbat` data cut to VirtualSize (measured into PCR 11, never appended). */
-export async function stubSbat(stubPath: string): Promise<Buffer> {
-  const sbat = await findStubSbat(stubPath);
-  if (!sbat) throw invalidInput(`stub ${stubPath}: could not find SBAT section`);
-  return sbat;
-}
-
-/**
- * The stub's `.sbat` data, or undefined when its section table has none. Talos' stubs always
- * have one; Debian's arm64 systemd-stub 252 is a gnu-efi image whose hand-written PE header
- * lists only `.text` and `.data` (the SBAT data sits inside `.data`), so there is nothing to
- * measure and systemd-stub 252 would not measure it either.
- */
-export async function findStubSbat(stubPath: string): Promise<Buffer | undefined> {
-  const headers = await readPeHeaders(stubPath);
-  const s = findSection(headers, ".sbat");
-  return s ? readSectionData(stubPath, s) : undefined;
 }

@@ -1,12 +1,14 @@
 /**
  * Disk format conversion after the raw image is built (imager.md §5.6): qcow2 and vhd through
  * `qemu-img convert`, file to file. qemu-img stamps VHD footers with the current time and a random
- * UUID; Bootforge rewrites both (SOURCE_DATE_EPOCH, a label-derived UUID) so VHDs are reproducible.
+ * UUID; Bootforge rewrites both (SOURCE_DATE_EPOCH, a label-derived UUID) so VHDs are reproducible
+ * (the footer codec is `formats/vhd-footer.ts`).
  */
 import { open } from "node:fs/promises";
 import { invalidInput, ioError } from "../../errors/index.js";
 import { run } from "../tools/run.js";
-import { parseUuid, guidFromLabel } from "../../formats/guid.js";
+import { guidFromLabel } from "../../formats/guid.js";
+import { stampVhdFooter, VHD_EPOCH, VHD_FOOTER_SIZE as FOOTER } from "../../formats/vhd-footer.js";
 
 /** Disk formats produced through qemu-img. */
 export type QemuDiskFormat = "qcow2" | "vhd";
@@ -41,11 +43,6 @@ export async function convertDiskImage(
   if (format === "vhd") await fixVhdFooter(output, options.epoch ?? VHD_EPOCH);
 }
 
-// VHD timestamps count seconds from 2000-01-01T00:00:00Z.
-const VHD_EPOCH = 946684800;
-const FOOTER = 512;
-const COOKIE = Buffer.from("conectix", "latin1");
-
 /** Rewrites timestamp and UUID of a VHD footer (and its copy at offset 0 in dynamic VHDs), fixing the checksum. */
 export async function fixVhdFooter(
   path: string,
@@ -60,13 +57,7 @@ export async function fixVhdFooter(
     for (const pos of positions) {
       const footer = Buffer.alloc(FOOTER);
       await f.read(footer, 0, FOOTER, pos);
-      if (!footer.subarray(0, 8).equals(COOKIE)) continue;
-      footer.writeUInt32BE(Math.max(0, epoch - VHD_EPOCH), 24);
-      parseUuid(uuid).copy(footer, 68);
-      footer.writeUInt32BE(0, 64);
-      let sum = 0;
-      for (const b of footer) sum += b;
-      footer.writeUInt32BE(~sum >>> 0, 64);
+      if (!stampVhdFooter(footer, epoch, uuid)) continue;
       await f.write(footer, 0, FOOTER, pos);
       patched++;
       if (size === FOOTER) break;

@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import { run } from "../tools/run.js";
 import { buildDiskImage, type DiskImageOptions } from "./disk-image.js";
 import { diskLayout, imageCachePartitionSize } from "../../formats/disk-layout.js";
-import { readGpt } from "../../formats/gpt.js";
+import { readGpt } from "./gpt-file.js";
 import { guidFromLabel } from "../../formats/guid.js";
 import { extractRegion } from "../filesystems/sparse-file.js";
 import { makeSampleTree, sameBytes } from "../filesystems/test-fixtures.js";

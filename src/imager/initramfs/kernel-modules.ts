@@ -20,7 +20,7 @@ import { join, relative } from "node:path";
 import { BootforgeError, invalidInput, ioError } from "../../errors/index.js";
 import type { Quirks } from "../../profile/quirks.js";
 import type { ExtensionManifest } from "../extensions/manifest.js";
-import { extractCpioMember, locateCpioMember } from "../../formats/cpio.js";
+import { extractCpioMember, locateCpioMember } from "./cpio-file.js";
 import { isInside, realPathOrUndefined, resolveInside } from "./contained.js";
 import { kernelModulesPath } from "./layout.js";
 import { run } from "../tools/run.js";

@@ -19,7 +19,7 @@ import { Readable, Writable } from "node:stream";
 import { after, before, test } from "node:test";
 import { Quirks } from "../../profile/quirks.js";
 import { isBootforgeError } from "../../errors/index.js";
-import { cpioChunks, extractCpioMember, listCpioFile, readCpioFile } from "../../formats/cpio.js";
+import { cpioChunks, extractCpioMember, listCpioFile, readCpioFile } from "./cpio-file.js";
 import { run } from "../tools/run.js";
 import { transform } from "../tools/transform.js";
 import { rebuildInitramfs, type ExtensionInput } from "./rebuild.js";

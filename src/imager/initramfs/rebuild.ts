@@ -14,7 +14,7 @@ import { BootforgeError, invalidInput, ioError } from "../../errors/index.js";
 import type { Quirks } from "../../profile/quirks.js";
 import { checkCompatibility, loadExtension } from "../extensions/manifest.js";
 import type { ExtensionManifest } from "../extensions/manifest.js";
-import { cpioChunks, entriesFromListing, walkTree } from "../../formats/cpio.js";
+import { cpioChunks, entriesFromListing, walkTree } from "./cpio-file.js";
 import { toolsLimited } from "../tools/concurrency.js";
 import { transform } from "../tools/transform.js";
 import { stageEarlyFiles } from "./early-files.js";

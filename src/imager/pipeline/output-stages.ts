@@ -1,6 +1,6 @@
 /**
  * The part-2 output stages as the pipeline calls them: adapters from an `OutputStageRequest` onto
- * `build/disk` (`image`) and `build/installer` (`installer`). The pipeline already built the
+ * `imager/disk` (`image`) and `imager/installer` (`installer`). The pipeline already built the
  * initramfs, command line and UKI and compresses the result itself, so these only assemble.
  */
 import { join } from "node:path";

@@ -1,6 +1,6 @@
 /**
- * Default stage implementations: adapters onto the modules that own them (`build/initramfs`,
- * `build/iso`, and through `output-stages.ts` `build/disk` and `build/installer`).
+ * Default stage implementations: adapters onto the modules that own them (`imager/initramfs`,
+ * `imager/iso`, and through `output-stages.ts` `imager/disk` and `imager/installer`).
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";

@@ -4,7 +4,7 @@
  * Authenticode-signed in place.
  */
 import { bytesOf, type ByteSource } from "../uki/byte-source.js";
-import type { PlacedSection } from "../uki/assemble.js";
+import type { PlacedSection } from "../../formats/pe/pe-layout.js";
 import { assembleUki, planUkiSections, type PlannedSection, type UkiInputs } from "../uki/uki.js";
 import { Quirks } from "../../profile/quirks.js";
 import { signPe } from "./authenticode.js";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { isBootforgeError } from "../../errors/index.js";
 import { assemblePe, layoutPe } from "./assemble.js";
-import { readPeHeaders } from "../../formats/pe/pe-reader.js";
+import { readPeHeaders } from "./pe-file.js";
 import { DEBIAN_STUB, requireTool } from "./test-fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bootforge-pe-"));

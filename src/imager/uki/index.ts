@@ -1,8 +1,6 @@
-/** PE/COFF reading and UKI assembly. */
+/** PE assembly on files and the UKI build (the PE and UKI codecs are `formats/pe/`). */
 export * from "./assemble.js";
 export * from "./byte-source.js";
-export * from "../../formats/pe/pe-reader.js";
-export * from "../source-date-epoch.js";
-export * from "../../formats/pe/splash-bmp.js";
-export * from "../../formats/pe/uki-sections.js";
+export * from "./pe-file.js";
+export * from "./section-content.js";
 export * from "./uki.js";

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { isBootforgeError } from "../../errors/index.js";
 import { bytesOf } from "./byte-source.js";
-import { findSection, readPeHeaders, readSectionData } from "../../formats/pe/pe-reader.js";
+import { findSection } from "../../formats/pe/pe-reader.js";
+import { readPeHeaders, readSectionData } from "./pe-file.js";
 import { bootforgeSplash } from "../../formats/pe/splash-bmp.js";
 import {
   extraUkiProfiles,

@@ -5,16 +5,12 @@
  */
 import { invalidInput } from "../../errors/index.js";
 import { Quirks } from "../../profile/quirks.js";
-import { assemblePe, layoutPe, type PeLayout, type PlacedSection } from "./assemble.js";
-import { bytesOf, type ByteSource } from "./byte-source.js";
+import type { PlacedSection } from "../../formats/pe/pe-layout.js";
 import { bootforgeSplash } from "../../formats/pe/splash-bmp.js";
-import {
-  discoverKernelVersion,
-  osRelease,
-  profileText,
-  findStubSbat,
-  type UkiProfile,
-} from "../../formats/pe/uki-sections.js";
+import { osRelease, profileText, type UkiProfile } from "../../formats/pe/uki-sections.js";
+import { assemblePe, layoutPe, type PeLayout } from "./assemble.js";
+import { bytesOf, type ByteSource } from "./byte-source.js";
+import { discoverKernelVersion, findStubSbat } from "./section-content.js";
 
 /** Inputs of a UKI build. */
 export interface UkiInputs {
