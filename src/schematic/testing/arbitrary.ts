@@ -12,10 +12,10 @@ import {
   marshal,
   type GoMapKey,
   type YamlValue,
-} from "../yaml/emit.js";
-import { parseTimestamp } from "../yaml/resolve.js";
-import { BOOTLOADER_KINDS, createSchematic, type Schematic } from "./model.js";
-import { prng } from "../../test/helpers/prng.js";
+} from "../../yaml/emit.js";
+import { parseTimestamp } from "../../yaml/resolve.js";
+import { BOOTLOADER_KINDS, createSchematic, type Schematic } from "../model.js";
+import { prng } from "../../../test/helpers/prng.js";
 
 export { prng };
 

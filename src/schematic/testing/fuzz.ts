@@ -5,9 +5,9 @@
 
 import { performance } from "node:perf_hooks";
 import { cpuUsage } from "node:process";
-import { isBootforgeError } from "../errors/index.js";
+import { isBootforgeError } from "../../errors/index.js";
 import { GO_YAML_UNREADABLE, Gen, fuzzInput } from "./arbitrary.js";
-import { canonicalSchematic, parseSchematic } from "./schematic.js";
+import { canonicalSchematic, parseSchematic } from "../schematic.js";
 
 /** Seed documents for mutation: the guide's schematics and a few that use every field. */
 export const BUILTIN_SEEDS: readonly string[] = [
