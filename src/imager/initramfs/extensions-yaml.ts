@@ -1,6 +1,6 @@
 /** `extensions.yaml`: the layer list Talos's init mounts, as upstream's `yaml.NewEncoder(f).Encode(cfg)` writes it. */
 import { marshal, type YamlValue } from "../../yaml/emit.js";
-import type { ExtensionMetadata } from "../extensions/manifest.js";
+import type { ExtensionMetadata } from "../../release/extensions/manifest.js";
 
 /** One squashfs layer: its file name in the initramfs and the extension's metadata. */
 export interface ExtensionLayer {

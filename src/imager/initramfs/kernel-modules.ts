@@ -19,7 +19,7 @@ import {
 import { join, relative } from "node:path";
 import { BootforgeError, invalidInput, ioError } from "../../errors/index.js";
 import type { Quirks } from "../../profile/quirks.js";
-import type { ExtensionManifest } from "../extensions/manifest.js";
+import type { ExtensionManifest } from "../../release/extensions/manifest.js";
 import { extractCpioMember, locateCpioMember } from "./cpio-file.js";
 import { isInside, realPathOrUndefined, resolveInside } from "./contained.js";
 import { kernelModulesPath } from "./layout.js";

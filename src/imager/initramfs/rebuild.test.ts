@@ -23,7 +23,7 @@ import { cpioChunks, extractCpioMember, listCpioFile, readCpioFile } from "./cpi
 import { run } from "../tools/run.js";
 import { transform } from "../tools/transform.js";
 import { rebuildInitramfs, type ExtensionInput } from "./rebuild.js";
-import { testKernelModules, type TestModules } from "./test-kernel-modules.js";
+import { testKernelModules, type TestModules } from "./testing/kernel-modules.js";
 import { writeEmbeddedConfigExtension } from "./virtual-extensions.js";
 
 const EPOCH = 1_700_000_000;

@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import { after, before, test } from "node:test";
 import { extract } from "tar-stream";
 import { readVectors } from "../../../test/helpers/shared.js";
-import { loadExtension, parseManifest } from "../extensions/manifest.js";
+import { loadExtension, parseManifest } from "../../release/extensions/manifest.js";
 import {
   embeddedConfigExtensionTar,
   schematicExtensionTar,

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { pack } from "tar-stream";
 import { ioError } from "../../errors/index.js";
 import { marshal, type YamlValue } from "../../yaml/emit.js";
-import type { ExtensionManifest } from "../extensions/manifest.js";
+import type { ExtensionManifest } from "../../release/extensions/manifest.js";
 import type { ExtensionInput } from "./rebuild.js";
 import { metadataValue } from "./extensions-yaml.js";
 

@@ -16,7 +16,7 @@ import { Quirks } from "../../profile/quirks.js";
 import { cloneProfile, type ContainerAsset, type OutputKind, type Profile } from "../../profile/model.js";
 import type { EnrollKeys } from "../disk/boot-staging.js";
 import type { UkiWrite } from "../iso/iso.js";
-import { loadExtension } from "../extensions/manifest.js";
+import { loadExtension } from "../../release/extensions/manifest.js";
 import {
   extractBaseModules,
   locateBaseRootfs,

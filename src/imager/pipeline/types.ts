@@ -4,7 +4,7 @@
  * hooks for overlays, disk images and installers), so each stage can be swapped or faked.
  */
 import type { EnrollKeys } from "../disk/boot-staging.js";
-import type { LoadedExtension } from "../extensions/manifest.js";
+import type { LoadedExtension } from "../../release/extensions/manifest.js";
 import type { BaseModules } from "../initramfs/kernel-modules.js";
 import type { XattrLabels } from "../initramfs/squashfs.js";
 import type { UkiWrite } from "../iso/iso.js";

@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../../../test/helpers/shared.js";
+import { REPO_ROOT } from "../../../../test/helpers/shared.js";
 
 export interface TestModules {
   kver: string;
