@@ -3,7 +3,8 @@
  * layout, no network), as the boot-assets guide runs it: upstream console lines and output names,
  * a metal image that boots under SeaBIOS/GRUB and reports extensions, META and command line,
  * cloud formats, an SBC overlay build, byte-identical rebuilds and no partial output on failure.
- * Installers are in installer-cli.test.ts, sparse images and the image cache in disk-cli.test.ts.
+ * Installers are in ../installer/cli.test.ts, sparse images and the image cache in
+ * cli-sparse-and-cache.test.ts.
  *
  * The builds are independent, so they all start in `before`, two at a time, and each test awaits
  * its own: builds overlap the QEMU boot and each other's single-threaded phases.
