@@ -48,8 +48,17 @@ export default {
       path: "^src/",
       pathNot: "^src/errors/",
     }),
-    floor("oci-below-builds", "src/oci knows nothing of builds or front doors.", "^src/oci/", {
-      path: "^src/(imager|factory|cli)/",
+    floor(
+      "pure-floor-order",
+      "profile and schematic sit below the codecs, the codecs below the command line.",
+      "^src/(profile|schematic)/",
+      { path: "^src/(formats|cmdline)/" },
+    ),
+    floor("formats-below-cmdline", "Codecs know nothing of command lines.", "^src/formats/", {
+      path: "^src/cmdline/",
+    }),
+    floor("oci-below-release", "src/oci knows nothing of releases, builds or front doors.", "^src/oci/", {
+      path: "^src/(release|imager|factory|cli)/",
     }),
     floor("release-below-builds", "src/release knows nothing of builds or front doors.", "^src/release/", {
       path: "^src/(imager|factory|cli)/",

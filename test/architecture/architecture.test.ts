@@ -2,12 +2,12 @@
  * The import rules and the guide to the tree: `npm run lint`'s dependency-cruiser check fails on a
  * small tree that breaks each rule (an import cycle, a cycle of type-only imports, I/O in a pure
  * floor, a pure floor importing a floor above it, library code importing the fixture builder) and
- * passes on the real src/.
+ * passes on the real src/; docs/architecture.md names every folder under src/.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { test } from "node:test";
 import type * as Fixtures from "../../fixtures/index.js";
 import type { DemoReleaseBuilder } from "../../src/cli/image-factory.js";
@@ -64,4 +64,20 @@ test("the import check passes on src/", () => {
   const { status, output } = importCheck(REPO);
   assert.equal(status, 0, output);
   assert.match(output, /no dependency violations found/);
+});
+
+test("docs/architecture.md names every folder under src/ (testdata folders aside)", () => {
+  const guide = readFileSync(join(REPO, "docs", "architecture.md"), "utf8");
+  const folders: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (!e.isDirectory() || e.name === "testdata") continue;
+      folders.push(relative(REPO, join(dir, e.name)));
+      walk(join(dir, e.name));
+    }
+  };
+  walk(join(REPO, "src"));
+  assert.ok(folders.length > 10);
+  const missing = folders.filter((f) => !guide.includes(`${f}/`));
+  assert.deepEqual(missing, [], "each folder appears as `src/…/` in docs/architecture.md");
 });
