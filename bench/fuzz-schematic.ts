@@ -5,7 +5,7 @@
  * hung, or broke the canonical round trip.
  */
 import { readFileSync } from "node:fs";
-import { fuzzSchematic, summarize } from "../src/schematic/fuzz.js";
+import { fuzzSchematic, summarize } from "../src/schematic/testing/fuzz.js";
 import { sharedPath } from "../test/helpers/shared.js";
 
 const count = Number(process.argv[2] ?? 100_000);

@@ -36,7 +36,7 @@ import {
 
 const REPO = join(import.meta.dirname, "..");
 const VERSION = "v1.11.0";
-// Every program the build stages may run (src/build/tools/registry.ts and friends).
+// Every program the build stages may run (src/imager/tools/registry.ts and friends).
 const TOOLS = [
   "mksquashfs",
   "unsquashfs",
@@ -76,7 +76,7 @@ function which(name: string): string | undefined {
  * Writes one timing shim per installed tool into `dir` and says which kind. Preferably the small
  * static C program `lib/timing-shim.c` (compiled here with `cc`): it starts in well under a
  * millisecond, times the tool from fork to reaping, and as a static binary is not touched by the
- * libfaketime the FAT tools are run under (src/build/tools/frozen-clock.ts), which would freeze
+ * libfaketime the FAT tools are run under (src/imager/tools/frozen-clock.ts), which would freeze
  * its clock and make those invocations look free. Without a C compiler, bash scripts reading
  * `$EPOCHREALTIME` with libfaketime out of the shim's own process; their start-up (2–3 ms per
  * tool, before the clock is read) then counts on Bootforge's side.

@@ -1,6 +1,6 @@
 /**
  * Bench: `.xz` output compression. The metal `image` kind has not landed on main yet, so this
- * measures `compressFile(raw, out, ".xz")` (src/build/formats/compress.ts, the imager's post-step)
+ * measures `compressFile(raw, out, ".xz")` (src/imager/disk/compress.ts, the imager's post-step)
  * against `xz -0 -T0` run directly on the same file, on a generated sparse raw disk (1 GiB with
  * 64 MiB of mixed data in four places, like a mostly empty disk image). Target ≤ 1.15×. Also the
  * compressing process's peak RSS (target < 300 MiB), and that both outputs are byte-identical.
@@ -53,7 +53,7 @@ try {
         "--import",
         "tsx",
         "-e",
-        `import(${JSON.stringify(join(REPO, "src", "build", "formats", "compress.ts"))})` +
+        `import(${JSON.stringify(join(REPO, "src", "imager", "disk", "compress.ts"))})` +
           `.then((m) => m.compressFile(process.argv[1], process.argv[2], ".xz"))`,
         raw,
         ours,

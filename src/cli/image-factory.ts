@@ -16,7 +16,6 @@ import { createFactory } from "../factory/factory.js";
 import { batchedLines } from "../factory/log-lines.js";
 import { jsonLogger } from "../factory/logger.js";
 import { listen } from "../factory/server.js";
-import type * as Fixtures from "../../fixtures/index.js";
 import {
   MAX_SCHEMATIC_BYTES,
   canonicalSchematic,
@@ -91,11 +90,21 @@ interface ServeFlags {
   containerSignaturePublicKey?: string;
 }
 
+/**
+ * What the demo uses of the fixture builder (`fixtures/index.ts`). Declared here because nothing
+ * in src/ imports fixtures/, not even its types; test/architecture checks that the builder has
+ * this shape.
+ */
+export interface DemoReleaseBuilder {
+  ensureFixtureRelease(log?: (line: string) => void): Promise<{ dir: string }>;
+  FIXTURE_PUBLIC_KEY: string;
+}
+
 /** Builds the demo (fixture) release if needed: its layout directory and its signing public key. */
 async function demoRelease(log: (l: string) => void): Promise<{ dir: string; publicKey: string }> {
   // The fixture builder lives outside src/ (it is test and demo tooling); load it only for the demo.
   const spec = "../../fixtures/index.js";
-  const fixtures = (await import(spec)) as typeof Fixtures;
+  const fixtures = (await import(spec)) as DemoReleaseBuilder;
   log("image-factory: preparing the demo release (built on first use; this can take a few minutes)");
   const res = await fixtures.ensureFixtureRelease((l) => log(`  ${l}`));
   return { dir: res.dir, publicKey: fixtures.FIXTURE_PUBLIC_KEY };

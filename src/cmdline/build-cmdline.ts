@@ -3,7 +3,7 @@
  * resolved profile's parts. The imager and the factory both call it, so `cmdline-*` assets, UKI
  * `.cmdline` sections, GRUB entries and iPXE scripts agree byte for byte with upstream.
  */
-import { encodeMetaValues, META_VALUES_ENV_VAR, type MetaValue } from "../build/formats/meta/meta-value.js";
+import { encodeMetaValues, META_VALUES_ENV_VAR, type MetaValue } from "../formats/meta/meta-value.js";
 import { Quirks } from "../profile/quirks.js";
 import { Cmdline } from "./cmdline.js";
 import { defaultKernelArgs, secureBootKernelArgs } from "./kernel-args.js";

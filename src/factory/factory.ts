@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { KEY_FILES } from "../build/secureboot/keys.js";
+import { KEY_FILES } from "../imager/secureboot/keys.js";
 import {
   defaultKeychain,
   multiKeychain,
@@ -21,8 +21,8 @@ import type { ReleaseLocation } from "../release/release-location.js";
 import { KeySourceVerifier, type SourceVerifier } from "../release/source-verifier.js";
 import { TalosReleases } from "../release/talos-releases.js";
 import { createApp, type FactoryApp, type RouteModule } from "./app.js";
-import { AssetBuilder, type AssetPipeline } from "./build/asset-builder.js";
-import { ImagerPipeline } from "./build/imager-pipeline.js";
+import { AssetBuilder, type AssetPipeline } from "./assets/asset-builder.js";
+import { ImagerPipeline } from "./assets/imager-pipeline.js";
 import { BuildQueue } from "./build-queue.js";
 import type { ResolvedConfig } from "./config.js";
 import { silentLogger, type Logger } from "./logger.js";

@@ -1,5 +1,5 @@
 /** The services route modules are written against (wired in `factory.ts`). */
-import type { AssetBuilder } from "./build/asset-builder.js";
+import type { AssetBuilder } from "./assets/asset-builder.js";
 import type { ResolvedConfig } from "./config.js";
 import type { InstallerRegistry } from "./registry/installer-registry.js";
 import type { FactoryMetrics } from "./metrics.js";

@@ -18,7 +18,7 @@ import type { Platform } from "../oci/media-types.js";
 import { formatReference, parseReference, referenceTarget, type Reference } from "../oci/reference.js";
 import { RegistrySource } from "../oci/source.js";
 import { layoutSignatures, registrySignatures } from "../oci/cosign/index.js";
-import { checkCompatibility, loadExtension, type LoadedExtension } from "../build/extensions/manifest.js";
+import { checkCompatibility, loadExtension, type LoadedExtension } from "./extensions/manifest.js";
 import type { ContainerAsset } from "../profile/model.js";
 import { parseTalosVersion } from "../profile/version.js";
 import { ExtractedImages } from "./extracted-images.js";

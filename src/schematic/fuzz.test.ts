@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readVectors } from "../../test/helpers/shared.js";
-import { fuzzSchematic, summarize } from "./fuzz.js";
+import { fuzzSchematic, summarize } from "./testing/fuzz.js";
 
 const { vectors } = readVectors<{ vectors: Array<{ in: string }> }>("schematics.json");
 

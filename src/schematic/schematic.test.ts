@@ -4,7 +4,7 @@ import type { BootforgeError } from "../errors/index.js";
 import { isBootforgeError } from "../errors/index.js";
 import { GoFloat, GoMap } from "../yaml/emit.js";
 import { readVectors } from "../../test/helpers/shared.js";
-import { Gen, aliasBomb, arbitrarySchematic, spellAsJson, spellAsYaml } from "./arbitrary.js";
+import { Gen, aliasBomb, arbitrarySchematic, spellAsJson, spellAsYaml } from "./testing/arbitrary.js";
 import {
   MAX_SCHEMATIC_BYTES,
   canonicalSchematic,

@@ -13,8 +13,9 @@ import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { parse } from "yaml";
-import { readCpioFile, type CpioMember } from "../../src/build/formats/cpio.js";
-import { parsePeHeaders } from "../../src/build/formats/pe/index.js";
+import type { CpioMember } from "../../src/formats/cpio.js";
+import { readCpioFile } from "../../src/imager/initramfs/cpio-file.js";
+import { parsePeHeaders } from "../../src/formats/pe/index.js";
 
 const exec = promisify(execFile);
 

@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, describe, it } from "node:test";
-import { KEY_FILES, generateSecureBootKeys } from "../../src/build/secureboot/keys.js";
+import { KEY_FILES, generateSecureBootKeys } from "../../src/imager/secureboot/keys.js";
 import { contentTypeOf } from "../../src/profile/index.js";
 import { readVectors } from "../helpers/shared.js";
 import {

@@ -2,13 +2,13 @@
  * Test double for the imager pipeline's outputs that have not landed yet: a slow `uki` (to
  * observe single flight and the queue) and installer docker-archives shaped like upstream's
  * (2 layers: installer binary, then the boot artifacts) so the /v2 front end is exercised
- * end to end with skopeo. Replace with the real pipeline when `src/build/pipeline` lands.
+ * end to end with skopeo. Replace with the real pipeline when `src/imager/pipeline` lands.
  */
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AssetPipeline, PipelineInput } from "../../src/factory/build/asset-builder.js";
+import type { AssetPipeline, PipelineInput } from "../../src/factory/assets/asset-builder.js";
 import { writeDockerArchive } from "../../src/oci/docker-archive.js";
 import { assembleImage, writeImage } from "../../src/oci/image-builder.js";
 import { buildLayer } from "../../src/oci/layer-builder.js";

@@ -4,8 +4,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createGptImage, GPT_TYPE, planGpt } from "../../src/build/formats/gpt.js";
-import { guidFromLabel } from "../../src/build/formats/guid.js";
+import { GPT_TYPE, planGpt } from "../../src/formats/gpt.js";
+import { createGptImage } from "../../src/imager/disk/gpt-file.js";
+import { guidFromLabel } from "../../src/formats/guid.js";
 import { runWithSectorSize } from "./blockdev-view.js";
 
 const MIB = 1024 * 1024;

@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
-import { run } from "../../src/build/tools/run.js";
+import { run } from "../../src/imager/tools/run.js";
 
 const ADV_COPY = 256 * 1024;
 

@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { copyFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { generateSecureBootKeys, KEY_FILES } from "../../src/build/secureboot/keys.js";
+import { generateSecureBootKeys, KEY_FILES } from "../../src/imager/secureboot/keys.js";
 import { SNAKEOIL } from "./firmware.js";
 
 /** Writes a keys directory signing with Debian's snakeoil key (its PCR key is a generated one). */

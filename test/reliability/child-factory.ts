@@ -13,7 +13,7 @@
 import { appendFileSync, createWriteStream, openSync, writeSync } from "node:fs";
 import { once } from "node:events";
 import { parseArgs } from "node:util";
-import type { AssetPipeline, PipelineInput } from "../../src/factory/build/asset-builder.js";
+import type { AssetPipeline, PipelineInput } from "../../src/factory/assets/asset-builder.js";
 import { FIXTURE_PUBLIC_KEY } from "../../fixtures/index.js";
 import { resolveConfig } from "../../src/factory/config.js";
 import { createFactory } from "../../src/factory/factory.js";

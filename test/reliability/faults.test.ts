@@ -14,7 +14,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Gen } from "../../src/schematic/arbitrary.js";
+import { Gen } from "../../src/schematic/testing/arbitrary.js";
 import { EMPTY_ID, fixtureRelease } from "../factory/harness.js";
 import { ukiDigest } from "./slow-uki.js";
 import { spawnFactory, type ChildFactory } from "./spawn-factory.js";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { isBootforgeError } from "../../src/errors/index.js";
 import { KNOWN_PLATFORMS, parseAssetPath, parsePxePath, routeV2 } from "../../src/profile/index.js";
-import { Gen, randomString, TRICKY_STRINGS } from "../../src/schematic/arbitrary.js";
+import { Gen, randomString, TRICKY_STRINGS } from "../../src/schematic/testing/arbitrary.js";
 import { EMPTY_ID, startFactory, type TestFactory } from "../factory/harness.js";
 
 const SEED = Number(process.env.BOOTFORGE_FUZZ_SEED ?? 10);

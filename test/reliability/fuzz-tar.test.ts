@@ -17,7 +17,7 @@ import { isBootforgeError } from "../../src/errors/index.js";
 import { compressor } from "../../src/oci/compression.js";
 import { extractTar, type ExtractOptions } from "../../src/oci/extract.js";
 import { tarStream, type LayerEntry } from "../../src/oci/layer-builder.js";
-import { Gen } from "../../src/schematic/arbitrary.js";
+import { Gen } from "../../src/schematic/testing/arbitrary.js";
 
 const SEED = Number(process.env.BOOTFORGE_FUZZ_SEED ?? 10);
 const CASE_TIMEOUT_MS = 5_000;

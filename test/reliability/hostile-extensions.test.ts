@@ -3,7 +3,7 @@
  * escaping the root (and writes through them), hard links outside, device nodes, malformed layers
  * and a compressed bomb. Each must end with a one-line cause and an upstream exit code, leave no
  * output file, no half-extracted tree in the cache, and nothing outside the work directory.
- * (Hostile overlay installers are covered with the installer work, branch `imager2`.)
+ * (Hostile overlay installers are covered by `test/overlay/installer-protocol.test.ts`.)
  *
  * The images live in a scratch OCI layout beside a hard-linked copy of the fixture release, so
  * `--system-extension-image example.org/hostile/<case>:1` resolves them like any custom image.

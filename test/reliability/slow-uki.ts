@@ -1,6 +1,6 @@
 /** The stand-in UKI the child factory builds: deterministic bytes a test can recompute. */
 import { createHash } from "node:crypto";
-import type { PipelineInput } from "../../src/factory/build/asset-builder.js";
+import type { PipelineInput } from "../../src/factory/assets/asset-builder.js";
 
 /** The bytes of MiB number `i` of the UKI for `seed`: what a restarted factory must reproduce. */
 export function ukiChunk(seed: string, i: number): Buffer {

@@ -1,12 +1,10 @@
 /**
- * The shared front half of `/image` and `/pxe`: schematic lookup (404 with upstream text),
- * version validation (better than upstream: malformed is 400, unknown is 404, never 500) and
- * the asset path grammar (400 with upstream text).
+ * The shared front half of `/image` and `/pxe`: schematic lookup (404 with upstream text) and
+ * version validation (better than upstream: malformed is 400, unknown is 404, never 500). The
+ * asset path grammar (400 with upstream text) is `../assets/request.ts`.
  */
 import { BootforgeError } from "../../errors/index.js";
-import { ASSET_PATH_ERROR_PREFIX, parseAssetPath, type Profile } from "../../profile/index.js";
 import type { ServedVersion } from "../../release/versions.js";
-import type { AssetRequest } from "../build/asset-builder.js";
 import type { StoredSchematic } from "../schematic-service.js";
 import type { FactoryServices } from "../services.js";
 
@@ -34,31 +32,4 @@ export function checkVersionSyntax(text: string): void {
 export async function requireVersion(s: FactoryServices, text: string): Promise<ServedVersion> {
   checkVersionSyntax(text);
   return s.release.version(text);
-}
-
-/** Parses an asset path as upstream (`error parsing profile from path: …` on failure). */
-export function parsePath(path: string): Profile {
-  try {
-    return parseAssetPath(path);
-  } catch (e) {
-    if (e instanceof BootforgeError)
-      throw new BootforgeError(e.kind, `${ASSET_PATH_ERROR_PREFIX}${e.message}`);
-    throw e;
-  }
-}
-
-/** The asset request for a schematic, version and asset path. */
-export function assetRequest(
-  stored: StoredSchematic,
-  version: ServedVersion,
-  path: string | Profile,
-): AssetRequest {
-  const profile = typeof path === "string" ? parsePath(path) : path;
-  return {
-    schematicId: stored.id,
-    canonical: stored.canonical,
-    schematic: stored.schematic,
-    version,
-    profile,
-  };
 }

@@ -9,13 +9,8 @@ import type { RouteModule } from "../app.js";
 import { plainError } from "../http/plain-error.js";
 import { serveObject } from "../http/serve-object.js";
 import type { FactoryServices } from "../services.js";
-import {
-  assetRequest,
-  checkVersionSyntax,
-  parsePath,
-  requireSchematic,
-  requireVersion,
-} from "./asset-request.js";
+import { assetRequest, parsePath } from "../assets/request.js";
+import { checkVersionSyntax, requireSchematic, requireVersion } from "./asset-request.js";
 
 const ENTERPRISE_SUFFIXES = [".sigstore.json", ".sha512", ".sha256"];
 

@@ -5,7 +5,8 @@ import { plainError } from "../http/plain-error.js";
 import type { FactoryServices } from "../services.js";
 import type { StoredObject } from "../storage/types.js";
 import { SNIFFED_TEXT } from "./go-json.js";
-import { assetRequest, requireSchematic, requireVersion } from "./asset-request.js";
+import { assetRequest } from "../assets/request.js";
+import { requireSchematic, requireVersion } from "./asset-request.js";
 
 async function readText(obj: StoredObject, limit = 64 << 10): Promise<string> {
   const chunks: Buffer[] = [];

@@ -1,0 +1,4 @@
+// Library code importing the fixture builder (see ../../README.md).
+import { FIXTURE } from "../../fixtures/builder.js";
+
+export const DEMO = FIXTURE;
