@@ -6,7 +6,7 @@ import { invalidInput, notFound } from "../errors/index.js";
 import { goQuote } from "./model.js";
 
 /** What a `/v2` request asks for. */
-export type V2Target = "ping" | "manifest" | "blob" | "referrers" | "proxy";
+export type V2Target = "ping" | "manifest" | "blob" | "referrers" | "tags" | "proxy";
 
 /** A parsed `/v2` route; fields that do not apply are empty strings, as upstream's zero values. */
 export interface V2Route {
@@ -14,7 +14,7 @@ export interface V2Route {
   /** Installer image name (`metal-installer`) or, for the proxy, the repository below `siderolabs/`. */
   image: string;
   schematic: string;
-  /** `manifests`, `blobs`, `referrers` or (proxy only) `tags`. */
+  /** `manifests`, `blobs`, `referrers` or `tags`. */
   resource: string;
   reference: string;
 }
@@ -44,7 +44,16 @@ export function routeV2(path: string): V2Route {
   }
 
   const targets: Record<string, V2Target> = { manifests: "manifest", blobs: "blob", referrers: "referrers" };
-  const target = Object.hasOwn(targets, resource) ? targets[resource] : undefined;
+  // Upstream lists tags only for proxied images; Bootforge also lists an installer repository's
+  // tags (the versions served, and `latest`), so `skopeo inspect` and `crane ls` work.
+  const target =
+    resource === "tags"
+      ? reference === "list"
+        ? "tags"
+        : undefined
+      : Object.hasOwn(targets, resource)
+        ? targets[resource]
+        : undefined;
   if (target === undefined || repo.length !== 2) throw fail();
   return { target, image: repo[0]!, schematic: repo[1]!, resource, reference };
 }

@@ -11,7 +11,7 @@ import { isDigest } from "../../oci/digest.js";
 import { MediaTypes, type ImageIndex } from "../../oci/media-types.js";
 import { plainError } from "../http/plain-error.js";
 import type { FactoryServices } from "../services.js";
-import { goJson } from "./go-json.js";
+import { tagListResponse } from "./tag-list.js";
 
 /** Images the proxy serves (upstream `ComponentsOptions.ImageMap`). */
 export const PROXIED_IMAGES: ReadonlySet<string> = new Set([
@@ -70,18 +70,21 @@ const notFound = (e: unknown) => isBootforgeError(e, "not-found");
 /** Answers one proxied request. */
 export async function proxyImage(
   s: FactoryServices,
-  req: { method: string; image: string; resource: string; reference: string; artifactType?: string },
+  req: {
+    method: string;
+    image: string;
+    resource: string;
+    reference: string;
+    artifactType?: string;
+    /** Tag-list paging (`n`, `last`). */
+    query?: { n?: string | undefined; last?: string | undefined };
+  },
 ): Promise<Response> {
   const { method, image, resource, reference } = req;
   if (!PROXIED_IMAGES.has(image)) return plainError(404, `unknown image: ${image}`);
   const repo = await s.release.repo(`siderolabs/${image}`);
-  if (resource === "tags") {
-    const tags = await repo.tags();
-    return new Response(method === "HEAD" ? null : goJson({ name: `siderolabs/${image}`, tags }), {
-      status: 200,
-      headers: { "Content-Type": "application/json" },
-    });
-  }
+  if (resource === "tags")
+    return tagListResponse(method, `siderolabs/${image}`, await repo.tags(), req.query ?? {});
   if (resource === "referrers") {
     if (!isDigest(reference)) return plainError(404, `invalid digest ${reference}`);
     return referrersResponse(method, await repo.referrers(reference), req.artifactType);

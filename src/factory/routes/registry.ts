@@ -13,6 +13,7 @@ import { plainError } from "../http/plain-error.js";
 import type { FactoryServices } from "../services.js";
 import { requireSchematic } from "./asset-request.js";
 import { blobResponse, manifestResponse, proxyImage, referrersResponse } from "./image-proxy.js";
+import { tagListResponse } from "./tag-list.js";
 
 /** `/v2` routes. */
 export function registryRoutes(s: FactoryServices): RouteModule {
@@ -24,7 +25,12 @@ export function registryRoutes(s: FactoryServices): RouteModule {
       if (route.target === "ping") return c.body(null, 200);
       if (route.target === "proxy") {
         const artifactType = c.req.query("artifactType");
-        return proxyImage(s, { ...route, method, ...(artifactType === undefined ? {} : { artifactType }) });
+        return proxyImage(s, {
+          ...route,
+          method,
+          ...(artifactType === undefined ? {} : { artifactType }),
+          query: { n: c.req.query("n"), last: c.req.query("last") },
+        });
       }
 
       const stored = await requireSchematic(s, route.schematic);
@@ -34,6 +40,13 @@ export function registryRoutes(s: FactoryServices): RouteModule {
         const blob = await s.installers.blob(route.reference);
         if (blob === undefined) return plainError(404, `blob ${route.reference} not found`);
         return blobResponse(method, route.reference, blob.size, () => blob.open());
+      }
+      if (route.target === "tags") {
+        // The versions an installer can be pulled for, and `latest` when a stable one exists.
+        const versions = await s.release.versions();
+        const tags = versions.map((v) => v.tag);
+        if (latestStable(versions) !== undefined) tags.push("latest");
+        return tagListResponse(method, repo, tags, { n: c.req.query("n"), last: c.req.query("last") });
       }
       if (route.target === "referrers") {
         if (!isDigest(route.reference)) return plainError(404, `invalid digest ${route.reference}`);
