@@ -3,7 +3,7 @@
  * and imager entry points to mount: `program.addCommand(ociCommand())`.
  */
 import { Command } from "commander";
-import { exitCodeOf, isBootforgeError } from "../errors/index.js";
+import { exitCodeOf, invalidInput, isBootforgeError } from "../errors/index.js";
 import { exportImage, imageDigest, listTags, pushArchive, type ToolOptions } from "../oci/tools.js";
 
 interface Flags {
@@ -47,12 +47,16 @@ export function ociCommand(): Command {
       process.stdout.write(`${await pushArchive(tarball, ref, options(flags))}\n`);
     }),
   );
-  common(oci.command("tags <repository>").description("list a repository's tags")).action(
-    (repo: string, flags: Flags) =>
+  common(oci.command("tags <repository>").description("list a repository's tags"))
+    .option("--page-size <n>", "ask for n tags per request (pages are followed to the end)")
+    .action((repo: string, flags: Flags & { pageSize?: string }) =>
       guarded(async () => {
-        for (const t of await listTags(repo, options(flags))) process.stdout.write(`${t}\n`);
+        const n = flags.pageSize === undefined ? undefined : Number(flags.pageSize);
+        if (n !== undefined && !(Number.isInteger(n) && n > 0))
+          throw invalidInput(`--page-size ${JSON.stringify(flags.pageSize)}: expected a positive integer`);
+        for (const t of await listTags(repo, options(flags), n)) process.stdout.write(`${t}\n`);
       }),
-  );
+    );
   common(oci.command("digest <image>").description("print the digest an image reference resolves to")).action(
     (image: string, flags: Flags) =>
       guarded(async () => {

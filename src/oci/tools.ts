@@ -91,10 +91,14 @@ export async function pushArchive(
   return root.digest;
 }
 
-/** Tags of a repository (`crane ls`). */
-export async function listTags(repository: string, opts: ClientOptions = {}): Promise<string[]> {
+/** Tags of a repository (`crane ls`), asked for `pageSize` at a time when given (following `Link`). */
+export async function listTags(
+  repository: string,
+  opts: ClientOptions = {},
+  pageSize?: number,
+): Promise<string[]> {
   const client = new RegistryClient(opts);
-  return client.listTags(parseRepository(repository));
+  return client.listTags(parseRepository(repository), pageSize);
 }
 
 /** The digest `location` names (`crane digest`); with a platform, that platform's manifest digest. */

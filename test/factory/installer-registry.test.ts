@@ -82,4 +82,49 @@ describe("installer registry on the real pipeline", () => {
       ["linux/amd64", "linux/arm64"],
     );
   });
+
+  it("tags/list of an installer repository: skopeo inspect and list-tags, spec paging, oci tags", async () => {
+    const host = f.url.replace(/^http:\/\//, "");
+    const repo = `metal-installer/${EMPTY_ID}`;
+    const versions = ((await (await fetch(`${f.url}/versions`)).json()) as string[]).sort();
+    const all = [...versions, "latest"].sort();
+    // skopeo inspect reads the tag list before the manifest: it used to fail with a 404 here.
+    const { stdout: inspected } = await run(
+      "skopeo",
+      ["inspect", "--tls-verify=false", `docker://${host}/${repo}:v1.11.0`],
+      { timeout: 300_000, maxBuffer: 16 << 20 },
+    );
+    assert.deepEqual(((JSON.parse(inspected) as { RepoTags: string[] }).RepoTags ?? []).sort(), all);
+    const { stdout: listed } = await run("skopeo", [
+      "list-tags",
+      "--tls-verify=false",
+      `docker://${host}/${repo}`,
+    ]);
+    assert.deepEqual((JSON.parse(listed) as { Tags: string[] }).Tags.sort(), all);
+    // Paging as the distribution spec says: n per page, last to resume, Link to the next page.
+    const page1 = await fetch(`${f.url}/v2/${repo}/tags/list?n=2`);
+    assert.equal(page1.status, 200);
+    assert.deepEqual(await page1.json(), { name: repo, tags: all.slice(0, 2) });
+    assert.equal(page1.headers.get("link"), `</v2/${repo}/tags/list?n=2&last=${all[1]}>; rel="next"`);
+    const rest = await fetch(`${f.url}/v2/${repo}/tags/list?n=100&last=${all[1]}`);
+    assert.deepEqual(await rest.json(), { name: repo, tags: all.slice(2) });
+    assert.equal(rest.headers.get("link"), null);
+    assert.equal((await fetch(`${f.url}/v2/${repo}/tags/list?n=-1`)).status, 400);
+    assert.equal((await fetch(`${f.url}/v2/talosctl/${EMPTY_ID}/tags/list`)).status, 400);
+    // The project's own client follows the Link header page by page.
+    const { stdout: ours } = await run(
+      process.execPath,
+      [
+        join(import.meta.dirname, "..", "..", "bin", "image-factory.js"),
+        "oci",
+        "tags",
+        "--insecure",
+        "--page-size",
+        "2",
+        `${host}/${repo}`,
+      ],
+      { timeout: 60_000 },
+    );
+    assert.deepEqual(ours.trim().split("\n").sort(), all);
+  });
 });
