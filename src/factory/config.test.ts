@@ -1,5 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { configFromEnv, resolveConfig, splitListen } from "./config.js";
 
 test("defaults resolve with derived URLs", () => {
@@ -67,4 +69,24 @@ test("registry credentials: from file or environment, given together, password o
     () => resolveConfig({ release: { username: "u", password: "p", passwordFile: "f" } }),
     /release\.password: give password or passwordFile, not both/,
   );
+});
+
+test("every BOOTFORGE_ variable the code reads is a setting or a tool variable: none stops the factory", () => {
+  // A variable the imager, the launcher or the fixture builder reads must not make the factory
+  // refuse to start (BOOTFORGE_TOOL_CONCURRENCY once did, though the README promises it).
+  const repo = join(import.meta.dirname, "..", "..");
+  const names = new Set<string>();
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (!["node_modules", "testdata", ".cache"].includes(e.name)) walk(p);
+      } else if (/\.(ts|js|sh)$/.test(e.name) && !e.name.endsWith(".test.ts")) {
+        for (const m of readFileSync(p, "utf8").matchAll(/BOOTFORGE_[A-Z0-9_]+/g)) names.add(m[0]);
+      }
+    }
+  };
+  for (const d of ["src", "fixtures", "bench", "bin", "scripts", "test"]) walk(join(repo, d));
+  assert.ok(names.has("BOOTFORGE_TOOL_CONCURRENCY") && names.size > 10, [...names].join(" "));
+  for (const name of names) assert.doesNotThrow(() => configFromEnv({ [name]: "1" }), name);
 });

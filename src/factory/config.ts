@@ -167,16 +167,23 @@ function envValue(raw: string): unknown {
  * Variables other Bootforge tools read (imager cache, fixture builder, launcher, tests): never
  * configuration, so a shell that sets them can still start the factory.
  */
-const TOOL_VARIABLES = new Set([
+export const TOOL_VARIABLES: ReadonlySet<string> = new Set([
   "BOOTFORGE_SHARED",
   "BOOTFORGE_CONFIG",
   "BOOTFORGE_CACHE_DIR",
   "BOOTFORGE_DIST",
   "BOOTFORGE_FIXTURES_OUT",
+  "BOOTFORGE_FIXTURES_OUT_LARGE",
   "BOOTFORGE_FIXTURES_CACHE",
+  "BOOTFORGE_FIXTURES_LOCK",
   "BOOTFORGE_GRUB_DIR",
   "BOOTFORGE_RELEASE_SOURCE",
   "BOOTFORGE_TEST_RELEASE",
+  // The tool launcher's tuning applies to the factory's builds too (README).
+  "BOOTFORGE_TOOL_CONCURRENCY",
+  "BOOTFORGE_TOOL_LAUNCHER",
+  "BOOTFORGE_CHECKLIST_FULL",
+  "BOOTFORGE_FUZZ_SEED",
 ]);
 
 /** Applies `BOOTFORGE_<SECTION>_<KEY>` variables; other unknown BOOTFORGE_ variables are errors. */
