@@ -134,6 +134,7 @@ export async function compressSparse(
     out = await open(output, "w");
     let pos = 0;
     for (const r of runs) {
+      signal.throwIfAborted();
       if (r.data) {
         const piece = await compressed.get(r)!;
         pos += await append(out, pos, piece);
