@@ -30,7 +30,7 @@ import { machine, measure, report, timed, type Measured } from "./lib/common.js"
 const REPO = join(import.meta.dirname, "..");
 const VERSION = "v1.11.0";
 const EPOCH = "1700000000";
-const ROUNDS = 2;
+const ROUNDS = 3;
 
 const fixture = await ensureFixtureRelease();
 const work = await mkdtemp(join(tmpdir(), "bootforge-bench-disk-"));
@@ -54,7 +54,7 @@ const imagerArgs = (profile: string, out: string) => [
 
 /** Runs a bash script with arguments (`$0`, `$1`…); rejects unless it exits 0. */
 function sh(script: string, ...args: string[]): Promise<Measured> {
-  return measure("bash", ["-c", script, "bash", ...args], { env }).then((m) => {
+  return measure("bash", ["-c", script, ...args], { env }).then((m) => {
     if (m.code !== 0) throw new Error(`${script} failed: ${m.stderr}`);
     return m;
   });
@@ -87,16 +87,18 @@ try {
     "",
   ].join("\n");
   const rawDir = join(work, "raw");
+  let log = "";
   const built = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(process.execPath, imagerArgs("-", rawDir), {
       env,
-      stdio: ["pipe", "ignore", "inherit"],
+      stdio: ["pipe", "ignore", "pipe"],
     });
+    child.stderr.on("data", (c: Buffer) => (log += c.toString()));
     child.on("error", reject);
     child.on("close", resolve);
     child.stdin.end(yaml);
   });
-  if (built !== 0) throw new Error("the imager could not build metal-amd64.raw");
+  if (built !== 0) throw new Error(`the imager could not build metal-amd64.raw: ${log}`);
   const raw = join(rawDir, "metal-amd64.raw");
   const { size, blocks } = await stat(raw);
 
