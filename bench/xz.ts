@@ -3,12 +3,14 @@
  * measures `compressFile(raw, out, ".xz")` (src/imager/disk/compress.ts, the imager's post-step)
  * against `xz -0 -T0` run directly on the same file, on a generated sparse raw disk (1 GiB with
  * 64 MiB of mixed data in four places, like a mostly empty disk image). Target ≤ 1.15×. Also the
- * compressing process's peak RSS (target < 300 MiB), and that both outputs are byte-identical.
+ * compressing process's peak RSS (target < 300 MiB), and that Bootforge's output decompresses to
+ * the raw file. (Until sparse-aware compression both outputs were byte-identical; compressFile now
+ * writes concatenated xz streams, skips zero chunks and lands far below 1×; bench/disk-compress.ts
+ * measures that on the metal image.)
  *
  *   node --import tsx bench/xz.ts   (BENCH_XZ_MIB=1024)
  */
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, open, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,12 +18,6 @@ import { machine, measure, report } from "./lib/common.js";
 
 const REPO = join(import.meta.dirname, "..");
 const MIB = Number(process.env.BENCH_XZ_MIB ?? 1024);
-
-async function sha256(path: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const c of createReadStream(path)) h.update(c as Buffer);
-  return h.digest("hex");
-}
 
 const work = await mkdtemp(join(tmpdir(), "bootforge-bench-xz-"));
 try {
@@ -73,12 +69,13 @@ try {
   const x = xs.reduce((a, r) => (r.seconds < a.seconds ? r : a));
   const b = bs.reduce((a, r) => (r.seconds < a.seconds ? r : a));
   const peak = Math.max(...bs.map((r) => r.peakMiB));
-  const same = (await sha256(direct)) === (await sha256(ours));
+  const decoded = await measure("bash", ["-c", `xz -dc "$0" | cmp -s - "$1"`, ours, raw]);
+  const same = decoded.code === 0;
   report(
     "xz-raw",
     b.seconds / x.seconds,
     `compressFile(".xz") ${b.seconds.toFixed(2)} s vs xz -0 -T0 ${x.seconds.toFixed(2)} s on a ${MIB} MiB ` +
-      `sparse raw (${(used / 2 ** 20).toFixed(0)} MiB allocated); outputs ${same ? "identical" : "DIFFER"} ` +
+      `sparse raw (${(used / 2 ** 20).toFixed(0)} MiB allocated); output ${same ? "decodes to the raw file" : "DOES NOT DECODE"} ` +
       `(${((await stat(ours)).size / 2 ** 20).toFixed(1)} MiB); Node process peak RSS ${peak.toFixed(0)} MiB; best of 2 alternating rounds ` +
       `(includes ~0.3 s tsx start); generated raw because the metal image kind is not on main yet; target ≤ 1.15×`,
   );

@@ -4,6 +4,7 @@
  */
 import { open, type FileHandle } from "node:fs/promises";
 import { ioError } from "../../errors/index.js";
+import { dataExtents, wholeFile } from "../disk/data-extents.js";
 
 const BLOCK = 1024 * 1024;
 
@@ -22,8 +23,12 @@ const ZERO = Buffer.alloc(BLOCK);
 // native memcmp against a zero block: scanning gigabytes of holes stays cheap
 const isZero = (buf: Buffer, length: number) => buf.subarray(0, length).equals(ZERO.subarray(0, length));
 
+/** Sources at least this large have their holes found first (SEEK_HOLE) instead of read. */
+const FIND_HOLES_FROM = 16 * BLOCK;
+
 /**
- * Copies the whole file `source` into `dest` at byte `offset`, skipping all-zero blocks (the
+ * Copies the whole file `source` into `dest` at byte `offset`, skipping its holes (SEEK_HOLE:
+ * a 2 GiB filesystem image with a few MiB of data is not read through) and all-zero blocks (the
  * destination region must already read as zeroes, as a fresh sparse file does). The source must be
  * exactly `expectedSize` bytes long, as upstream's PartitionWriter insists.
  */
@@ -39,7 +44,9 @@ export async function copyIntoSparse(
     if (size !== expectedSize) {
       throw ioError(`partition image ${source} is ${size} bytes, the partition is ${expectedSize} bytes`);
     }
-    await copyRangeSparse(src, 0, size, dest, offset);
+    const extents = size >= FIND_HOLES_FROM ? await dataExtents(source, size) : undefined;
+    for (const e of extents ?? wholeFile(size))
+      await copyRangeSparse(src, e.offset, e.length, dest, offset + e.offset);
   } finally {
     await src.close();
   }

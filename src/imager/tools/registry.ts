@@ -18,6 +18,7 @@ export const TOOL_PACKAGES = {
   "mkfs.xfs": "xfsprogs",
   xfs_db: "xfsprogs",
   xfs_repair: "xfsprogs",
+  xfs_io: "xfsprogs",
   "mkfs.ext4": "e2fsprogs",
   e2fsck: "e2fsprogs",
   debugfs: "e2fsprogs",
