@@ -5,8 +5,9 @@
  * output file, no half-extracted tree in the cache, and nothing outside the work directory.
  * (Hostile overlay installers are covered by `test/overlay/installer-protocol.test.ts`.)
  *
- * The images live in a scratch OCI layout beside a hard-linked copy of the fixture release, so
- * `--system-extension-image example.org/hostile/<case>:1` resolves them like any custom image.
+ * The images live in a scratch OCI layout beside a hard-linked copy of the fixture release, named
+ * as release images (`--system-extension-image ghcr.io/siderolabs/hostile-<case>:1`): only the
+ * release's own references are looked up in a layout release source, and no test reaches out.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -177,12 +178,12 @@ before(async () => {
   await writeImage(
     layout,
     assembleImage({ layers: [leak], platform: { os: "linux", architecture: "amd64" } }),
-    { tag: "hostile/firmware-leak:1" },
+    { tag: "siderolabs/hostile-firmware-leak:1" },
   );
   for (const c of CASES) {
     const layer = await buildLayer([...base(c.name), ...c.entries], layers, { keepOrder: true });
     const image = assembleImage({ layers: [layer], platform: { os: "linux", architecture: "amd64" } });
-    await writeImage(layout, image, { tag: `hostile/${c.name}:1` });
+    await writeImage(layout, image, { tag: `siderolabs/hostile-${c.name}:1` });
   }
 });
 after(async () => {
@@ -193,7 +194,7 @@ describe("hostile extension images through the imager CLI", () => {
   for (const c of CASES) {
     it(`${c.name}: ${c.expect}, exit ${c.code}, nothing escaped`, async () => {
       const out = join(work, `out-${c.name}`);
-      const r = await imager(`example.org/hostile/${c.name}:1`, out);
+      const r = await imager(`ghcr.io/siderolabs/hostile-${c.name}:1`, out);
       const last = r.stderr.trimEnd().split("\n").pop() ?? "";
       assert.equal(r.code, c.code, r.stderr);
       assert.match(last, c.message, r.stderr);
@@ -232,7 +233,7 @@ describe("hostile extension images through the imager CLI", () => {
 
   it("an absolute firmware symlink does not copy a host file into the initramfs", {}, async () => {
     const out = join(work, "out-leak");
-    const r = await imager("example.org/hostile/firmware-leak:1", out);
+    const r = await imager("ghcr.io/siderolabs/hostile-firmware-leak:1", out);
     const built = (await tree(out)).filter((p) => p.endsWith(".xz"));
     // Refused is fine: nothing could leak. (The initramfs is zstd despite its .xz name on ≥ 1.10.)
     if (r.code !== 0 || built.length === 0) return;
@@ -246,7 +247,7 @@ describe("hostile extension images through the imager CLI", () => {
   });
 
   it("refusals name the extension image", {}, async () => {
-    const r = await imager("example.org/hostile/traversal:1", join(work, "out-named"));
-    assert.match(r.stderr.trimEnd().split("\n").pop() ?? "", /example\.org\/hostile\/traversal:1/);
+    const r = await imager("ghcr.io/siderolabs/hostile-traversal:1", join(work, "out-named"));
+    assert.match(r.stderr.trimEnd().split("\n").pop() ?? "", /ghcr\.io\/siderolabs\/hostile-traversal:1/);
   });
 });
