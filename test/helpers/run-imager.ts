@@ -113,17 +113,4 @@ export function assertLines(r: ImagerRun, expected: readonly string[]): void {
 }
 
 /** Runs at most `n` tasks at once (end-to-end builds share two cores). */
-export function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (task) => {
-    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await task();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}
+export { limiter } from "../../src/imager/tools/limiter.js";

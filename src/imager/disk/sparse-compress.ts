@@ -18,6 +18,7 @@ import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { ioError } from "../../errors/index.js";
+import { limiter } from "../tools/limiter.js";
 import { dataExtents, wholeFile, type Extent } from "./data-extents.js";
 
 /**
@@ -112,7 +113,7 @@ export async function compressSparse(
     // Data runs start right away, at most `concurrency` at a time, longest first (the longest
     // decides when all are done); the writer takes them in file order.
     const limit = Math.max(1, options.concurrency ?? availableParallelism());
-    const slots = slotLimiter(limit);
+    const slots = limiter(limit);
     const compressed = new Map<ChunkRun, Promise<string>>();
     const longestFirst = runs.filter((r) => r.data).sort((a, b) => b.count - a.count || a.first - b.first);
     for (const r of longestFirst) {
@@ -227,23 +228,6 @@ export function zeroChunk(codec: ConcatCodec, size: number): Promise<Buffer> {
     p.catch(() => zeroChunks.delete(key));
   }
   return p;
-}
-
-/** A limiter: at most `n` of the functions given to it run at once, started in call order. */
-function slotLimiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const queue: (() => void)[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (active >= n) await new Promise<void>((resolve) => queue.push(resolve));
-    else active++;
-    try {
-      return await fn();
-    } finally {
-      const next = queue.shift();
-      if (next !== undefined) next();
-      else active--;
-    }
-  };
 }
 
 async function readFully(f: FileHandle, buf: Buffer, length: number, position: number): Promise<void> {
