@@ -183,28 +183,36 @@ export async function checkInitramfs(
   );
   assert.deepEqual(extra, [], "base archive holds only init, rootfs.sqsh and lib*");
   const rest = archives.slice(i + 1);
-  assert.equal(rest.length, 1, "exactly one appended extensions archive");
-  const extArchive = rest[0]!;
-  // Upstream reads extensions.yaml and the *.sqsh layers from this archive and ignores the rest.
-  const extNames = names(extArchive);
+  // Upstream appends one compressed archive with extensions.yaml and the *.sqsh layers; Bootforge
+  // stores the (already compressed) layers in a plain archive of their own before it.
+  assert.equal(rest.length, 2, "a plain layers archive, then a compressed extensions archive");
+  const [layerArchive, extArchive] = [rest[0]!, rest[1]!];
+  assert.equal(compressionOf(layerArchive), "none", "the layers archive is not compressed");
+  assert.ok(["xz", "zstd"].includes(compressionOf(extArchive) ?? ""), "the extensions archive is compressed");
+  const layerNames = names(layerArchive);
+  assert.ok(
+    layerNames.length > 0 && layerNames.every((n) => n.endsWith(".sqsh")),
+    "only *.sqsh layers stored plain",
+  );
+  assert.ok(!names(extArchive).some((n) => n.endsWith(".sqsh")), "no squashfs layer compressed again");
   const yamlData = captured.get(`${extArchive}/extensions.yaml`);
   assert.ok(yamlData, "no extensions.yaml");
   const doc = parse(Buffer.concat(yamlData).toString()) as ExtensionsYaml;
-  const layerNames = doc.layers.map((l) => l.metadata.name);
-  assert.deepEqual([...layerNames].sort(), [...want.extensionNames].sort(), "extension layer names");
+  const extensionNames = doc.layers.map((l) => l.metadata.name);
+  assert.deepEqual([...extensionNames].sort(), [...want.extensionNames].sort(), "extension layer names");
   const schematic = doc.layers.find((l) => l.metadata.name === want.schematicLayer.name);
   assert.equal(schematic?.metadata.version, want.schematicLayer.version, "schematic layer version");
   const infos = doc.layers.map((l) => l.metadata.extraInfo ?? "").filter((x) => x !== "");
   if (want.schematicExtraInfo === null) assert.deepEqual(infos, [], "no layer has extraInfo");
   else assert.ok(infos.includes(want.schematicExtraInfo), "a layer's extraInfo is the canonical schematic");
   for (const l of doc.layers)
-    assert.ok(extNames.includes(l.image), `extensions.yaml names ${l.image}, which is not in the archive`);
+    assert.ok(layerNames.includes(l.image), `extensions.yaml names ${l.image}, which is not in the archive`);
 
   if (want.modulesDep !== undefined) {
     const layer = doc.layers.find((l) => l.metadata.name === "modules.dep");
     assert.ok(layer, "no modules.dep layer");
     const sqsh = join(scratch, "modules.sqsh");
-    await writeFile(sqsh, Buffer.concat(captured.get(`${extArchive}/${layer.image}`) ?? []));
+    await writeFile(sqsh, Buffer.concat(captured.get(`${layerArchive}/${layer.image}`) ?? []));
     const out = join(scratch, "modules");
     await exec("unsquashfs", ["-q", "-n", "-d", out, sqsh]);
     const found = await globModulesDep(out, want.modulesDep.path);

@@ -128,22 +128,28 @@ test("rebuild with userspace, microcode, firmware, kernel-module and embedded-co
     "0:none:kernel/x86/microcode/GenuineIntel.bin",
     "1:zstd:init",
     "1:zstd:rootfs.sqsh",
-    "2:zstd:0.sqsh",
-    "2:zstd:1.sqsh",
-    "2:zstd:2.sqsh",
-    "2:zstd:3.sqsh",
-    "2:zstd:4.sqsh",
-    "2:zstd:extensions.yaml",
-    "2:zstd:modules.dep.sqsh",
-    "2:zstd:usr",
-    "2:zstd:usr/lib",
-    "2:zstd:usr/lib/firmware",
-    "2:zstd:usr/lib/firmware/acme",
-    "2:zstd:usr/lib/firmware/acme/fw.bin",
-    "2:zstd:usr/lib/firmware/amd-ucode",
-    "2:zstd:usr/lib/firmware/amd-ucode/README",
-    "2:zstd:usr/lib/firmware/intel-ucode",
+    // The squashfs layers, already compressed, in a plain archive of their own.
+    "2:none:0.sqsh",
+    "2:none:1.sqsh",
+    "2:none:2.sqsh",
+    "2:none:3.sqsh",
+    "2:none:4.sqsh",
+    "2:none:modules.dep.sqsh",
+    "3:zstd:extensions.yaml",
+    "3:zstd:usr",
+    "3:zstd:usr/lib",
+    "3:zstd:usr/lib/firmware",
+    "3:zstd:usr/lib/firmware/acme",
+    "3:zstd:usr/lib/firmware/acme/fw.bin",
+    "3:zstd:usr/lib/firmware/amd-ucode",
+    "3:zstd:usr/lib/firmware/amd-ucode/README",
+    "3:zstd:usr/lib/firmware/intel-ucode",
   ]);
+  // The kernel reads an uncompressed archive only at a 4-byte aligned offset of the initramfs.
+  const whole = await readFile(first.path);
+  const firstLayer = whole.indexOf(Buffer.from("0.sqsh\0")) - 110;
+  assert.equal(whole.subarray(firstLayer, firstLayer + 6).toString("latin1"), "070701");
+  assert.equal(firstLayer % 4, 0, `plain layer archive at offset ${firstLayer}`);
   for (const m of members) {
     assert.equal(m.uid, 0);
     assert.equal(m.gid, 0);
@@ -310,9 +316,14 @@ test("old versions: xz layers and append, /lib paths, string-sorted order with 1
     ["0", "1", "10", "2", "3", "4", "5", "6", "7", "8", "9"].map((n) => `${n}.sqsh=old${n}`),
   );
   const members = await listCpioFile(r.path);
-  const tail = members.filter((m) => m.archive === 1);
+  const layers = members.filter((m) => m.archive === 1);
+  assert.ok(
+    layers.length === 11 && layers.every((m) => m.compression === "none" && m.name.endsWith(".sqsh")),
+  );
+  const tail = members.filter((m) => m.archive === 2);
   assert.ok(tail.every((m) => m.compression === "xz"));
   assert.ok(tail.some((m) => m.name === "lib/firmware/x.bin"));
+  assert.ok(tail.some((m) => m.name === "extensions.yaml"));
   await extractCpioMember(r.path, "10.sqsh", join(dir, "old10.sqsh"));
   const info = await run("unsquashfs", ["-s", join(dir, "old10.sqsh")], { timeoutMs: 30_000 });
   assert.match(info.stdout.toString(), /Compression xz/);

@@ -2,8 +2,14 @@
  * The initramfs rebuild with system extensions (upstream `extensions.Builder.Build`): each
  * extension becomes a squashfs layer, microcode goes into an uncompressed early cpio in front,
  * firmware into the initramfs, kernel modules get a combined `modules.dep` layer, and
- * `[early cpio] + [base initramfs] + [compressed cpio of layers, firmware, extensions.yaml]` is
- * written out. The caller's extension directories and base initramfs are only read.
+ * `[early cpio] + [base initramfs] + [plain cpio of the *.sqsh layers] + [compressed cpio of
+ * firmware and extensions.yaml]` is written out. The caller's extension directories and base
+ * initramfs are only read.
+ *
+ * Upstream compresses the squashfs layers a second time inside one compressed cpio: squashfs
+ * images are already zstd- (or xz-) compressed, so that costs most of the rebuild's CPU for a
+ * fraction of a percent of size. They go into an uncompressed archive of their own instead, which
+ * the kernel unpacks like any other part of a concatenated initramfs.
  */
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
@@ -226,16 +232,22 @@ function rewrap(err: unknown, context: string): BootforgeError {
   return invalidInput(`${context}: ${(err as Error).message}`, { cause: err });
 }
 
-async function write(ws: WriteStream, chunks: AsyncIterable<Buffer>): Promise<void> {
+/** Writes `chunks` to `ws`, honouring back-pressure; returns how many bytes they were. */
+async function write(ws: WriteStream, chunks: Iterable<Buffer> | AsyncIterable<Buffer>): Promise<number> {
+  let n = 0;
   for await (const chunk of chunks) {
+    n += chunk.length;
     if (!ws.write(chunk)) await new Promise<void>((resolve) => ws.once("drain", resolve));
   }
+  return n;
 }
 
 /** The output with its uncompressed part written: the stream to append to, and whether an early cpio leads it. */
 interface InitramfsHead {
   ws: WriteStream;
   early: boolean;
+  /** Bytes written so far (the offset where the next part starts). */
+  length: number;
 }
 
 async function settle<T>(p: Promise<T>): Promise<{ value: T } | { error: unknown }> {
@@ -247,6 +259,8 @@ async function settle<T>(p: Promise<T>): Promise<{ value: T } | { error: unknown
 }
 
 const isEarly = (p: string): boolean => p === "kernel" || p.startsWith("kernel/");
+/** A squashfs layer: top-level `<name>.sqsh`, already compressed, stored as is. */
+const isLayerImage = (p: string): boolean => !p.includes("/") && p.endsWith(".sqsh");
 
 /** Rejects with the stream's first error (never settles otherwise); never unhandled. */
 function streamError(ws: WriteStream): Promise<never> {
@@ -264,19 +278,24 @@ async function writeHead(
   const early = (await walkTree(staging)).filter(isEarly);
   const ws = createWriteStream(output, { mode: 0o644 });
   const failed = streamError(ws);
-  const work = (async (): Promise<void> => {
+  const work = (async (): Promise<number> => {
+    let n = 0;
     if (early.length > 0) {
-      await write(ws, cpioChunks(entriesFromListing(staging, early), { mtime: options.sourceDateEpoch }));
+      n += await write(
+        ws,
+        cpioChunks(entriesFromListing(staging, early), { mtime: options.sourceDateEpoch }),
+      );
     }
-    await write(ws, createReadStream(options.baseInitramfs) as AsyncIterable<Buffer>);
+    return n + (await write(ws, createReadStream(options.baseInitramfs) as AsyncIterable<Buffer>));
   })();
+  let length: number;
   try {
-    await Promise.race([work, failed]);
+    length = await Promise.race([work, failed]);
   } catch (e) {
     ws.destroy();
     throw e;
   }
-  return { ws, early: early.length > 0 };
+  return { ws, early: early.length > 0, length };
 }
 
 /** The compressor of the output's last part: a running tool fed through `input`, writing to `output`. */
@@ -309,7 +328,10 @@ async function stopCompressor(c: Compressor): Promise<void> {
   await c.done.catch(() => undefined);
 }
 
-/** Appends the compressed cpio of everything staged but `kernel/` (layers, firmware, extensions.yaml) and ends the output. */
+/**
+ * Appends the plain cpio of the squashfs layers, then the compressed cpio of everything else staged
+ * but `kernel/` (firmware, extensions.yaml), and ends the output.
+ */
 async function writeTail(
   options: RebuildInitramfsOptions,
   staging: string,
@@ -318,12 +340,25 @@ async function writeTail(
 ): Promise<void> {
   const { ws } = head;
   const rest = (await walkTree(staging)).filter((p) => !isEarly(p));
+  const stored = rest.filter(isLayerImage);
+  const packed = rest.filter((p) => !isLayerImage(p));
   const failed = streamError(ws);
   // Reported here, after every layer, where upstream (which writes the parts in turn) prints them.
   if (head.early) options.log?.("creating uncompressed initramfs archive");
   options.log?.("creating system extensions initramfs archive and compressing it");
+  if (stored.length > 0) {
+    // The kernel takes an uncompressed archive only at a 4-byte aligned offset of the initramfs
+    // (zero bytes before it are skipped), and the compressed base ends anywhere.
+    const pad = (4 - (head.length % 4)) % 4;
+    const plain = (async (): Promise<void> => {
+      if (pad > 0) await write(ws, [Buffer.alloc(pad)]);
+      await write(ws, cpioChunks(entriesFromListing(staging, stored), { mtime: options.sourceDateEpoch }));
+    })();
+    plain.catch(() => undefined);
+    await Promise.race([plain, failed]);
+  }
   const archive = Readable.from(
-    cpioChunks(entriesFromListing(staging, rest), { mtime: options.sourceDateEpoch }),
+    cpioChunks(entriesFromListing(staging, packed), { mtime: options.sourceDateEpoch }),
   );
   const work = Promise.all([
     pipeline(archive, compressor.input),
