@@ -2,14 +2,15 @@
  * The initramfs rebuild with system extensions (upstream `extensions.Builder.Build`): each
  * extension becomes a squashfs layer, microcode goes into an uncompressed early cpio in front,
  * firmware into the initramfs, kernel modules get a combined `modules.dep` layer, and
- * `[early cpio] + [base initramfs] + [plain cpio of the *.sqsh layers] + [compressed cpio of
+ * `[early cpio] + [base initramfs] + [stored cpio of the *.sqsh layers] + [compressed cpio of
  * firmware and extensions.yaml]` is written out. The caller's extension directories and base
  * initramfs are only read.
  *
  * Upstream compresses the squashfs layers a second time inside one compressed cpio: squashfs
  * images are already zstd- (or xz-) compressed, so that costs most of the rebuild's CPU for a
- * fraction of a percent of size. They go into an uncompressed archive of their own instead, which
- * the kernel unpacks like any other part of a concatenated initramfs.
+ * fraction of a percent of size. They go into an archive of their own, wrapped in a stored
+ * (uncompressed) zstd frame or xz stream, which the kernel unpacks like any other part of a
+ * concatenated initramfs and which keeps the file decodable by `zstd -d` / `xz -d` as before.
  */
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
@@ -20,6 +21,7 @@ import { BootforgeError, invalidInput, ioError } from "../../errors/index.js";
 import type { Quirks } from "../../profile/quirks.js";
 import { checkCompatibility, loadExtension } from "../../release/extensions/manifest.js";
 import type { ExtensionManifest } from "../../release/extensions/manifest.js";
+import { xzStoredStream, zstdStoredFrame } from "../../formats/stored-stream.js";
 import { cpioChunks, entriesFromListing, walkTree } from "./cpio-file.js";
 import { toolsLimited } from "../tools/concurrency.js";
 import { transform } from "../tools/transform.js";
@@ -232,22 +234,16 @@ function rewrap(err: unknown, context: string): BootforgeError {
   return invalidInput(`${context}: ${(err as Error).message}`, { cause: err });
 }
 
-/** Writes `chunks` to `ws`, honouring back-pressure; returns how many bytes they were. */
-async function write(ws: WriteStream, chunks: Iterable<Buffer> | AsyncIterable<Buffer>): Promise<number> {
-  let n = 0;
+async function write(ws: WriteStream, chunks: AsyncIterable<Buffer>): Promise<void> {
   for await (const chunk of chunks) {
-    n += chunk.length;
     if (!ws.write(chunk)) await new Promise<void>((resolve) => ws.once("drain", resolve));
   }
-  return n;
 }
 
 /** The output with its uncompressed part written: the stream to append to, and whether an early cpio leads it. */
 interface InitramfsHead {
   ws: WriteStream;
   early: boolean;
-  /** Bytes written so far (the offset where the next part starts). */
-  length: number;
 }
 
 async function settle<T>(p: Promise<T>): Promise<{ value: T } | { error: unknown }> {
@@ -278,24 +274,19 @@ async function writeHead(
   const early = (await walkTree(staging)).filter(isEarly);
   const ws = createWriteStream(output, { mode: 0o644 });
   const failed = streamError(ws);
-  const work = (async (): Promise<number> => {
-    let n = 0;
+  const work = (async (): Promise<void> => {
     if (early.length > 0) {
-      n += await write(
-        ws,
-        cpioChunks(entriesFromListing(staging, early), { mtime: options.sourceDateEpoch }),
-      );
+      await write(ws, cpioChunks(entriesFromListing(staging, early), { mtime: options.sourceDateEpoch }));
     }
-    return n + (await write(ws, createReadStream(options.baseInitramfs) as AsyncIterable<Buffer>));
+    await write(ws, createReadStream(options.baseInitramfs) as AsyncIterable<Buffer>);
   })();
-  let length: number;
   try {
-    length = await Promise.race([work, failed]);
+    await Promise.race([work, failed]);
   } catch (e) {
     ws.destroy();
     throw e;
   }
-  return { ws, early: early.length > 0, length };
+  return { ws, early: early.length > 0 };
 }
 
 /** The compressor of the output's last part: a running tool fed through `input`, writing to `output`. */
@@ -329,7 +320,7 @@ async function stopCompressor(c: Compressor): Promise<void> {
 }
 
 /**
- * Appends the plain cpio of the squashfs layers, then the compressed cpio of everything else staged
+ * Appends the stored cpio of the squashfs layers, then the compressed cpio of everything else staged
  * but `kernel/` (firmware, extensions.yaml), and ends the output.
  */
 async function writeTail(
@@ -347,13 +338,14 @@ async function writeTail(
   if (head.early) options.log?.("creating uncompressed initramfs archive");
   options.log?.("creating system extensions initramfs archive and compressing it");
   if (stored.length > 0) {
-    // The kernel takes an uncompressed archive only at a 4-byte aligned offset of the initramfs
-    // (zero bytes before it are skipped), and the compressed base ends anywhere.
-    const pad = (4 - (head.length % 4)) % 4;
-    const plain = (async (): Promise<void> => {
-      if (pad > 0) await write(ws, [Buffer.alloc(pad)]);
-      await write(ws, cpioChunks(entriesFromListing(staging, stored), { mtime: options.sourceDateEpoch }));
-    })();
+    // Wrapped, not compressed: a stored zstd frame or xz stream keeps the file valid in its format
+    // and costs a copy. The kernel decodes each frame or stream on its own, so the layers are a
+    // complete archive of their own.
+    const archive = cpioChunks(entriesFromListing(staging, stored), { mtime: options.sourceDateEpoch });
+    const plain = write(
+      ws,
+      options.quirks.useZSTDCompression ? zstdStoredFrame(archive) : xzStoredStream(archive),
+    );
     plain.catch(() => undefined);
     await Promise.race([plain, failed]);
   }
