@@ -321,9 +321,7 @@ test("old versions: xz layers and append, /lib paths, string-sorted order with 1
   );
   const members = await listCpioFile(r.path);
   const layers = members.filter((m) => m.archive === 1);
-  assert.ok(
-    layers.length === 11 && layers.every((m) => m.compression === "xz" && m.name.endsWith(".sqsh")),
-  );
+  assert.ok(layers.length === 11 && layers.every((m) => m.compression === "xz" && m.name.endsWith(".sqsh")));
   const tail = members.filter((m) => m.archive === 2);
   assert.ok(tail.every((m) => m.compression === "xz"));
   assert.ok(tail.some((m) => m.name === "lib/firmware/x.bin"));
