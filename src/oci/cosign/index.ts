@@ -6,3 +6,4 @@ export * from "./signature-source.js";
 export * from "./verify.js";
 export * from "./keyless.js";
 export * from "./trusted-root.js";
+export * from "./verify-image.js";
