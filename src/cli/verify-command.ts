@@ -29,7 +29,12 @@ async function modeOf(flags: Flags): Promise<VerifyMode> {
   if (flags.certificateOidcIssuer !== undefined && flags.certificateOidcIssuerRegexp !== undefined)
     throw invalidInput("--certificate-oidc-issuer and --certificate-oidc-issuer-regexp exclude each other");
   if (flags.key !== undefined) {
-    const keyless = [flags.certificateIdentityRegexp, flags.certificateOidcIssuer, flags.certificateOidcIssuerRegexp, flags.trustedRoot];
+    const keyless = [
+      flags.certificateIdentityRegexp,
+      flags.certificateOidcIssuer,
+      flags.certificateOidcIssuerRegexp,
+      flags.trustedRoot,
+    ];
     if (keyless.some((f) => f !== undefined))
       throw invalidInput("--key excludes the keyless options (--certificate-*, --trusted-root)");
     return { keys: [await loadPublicKey(flags.key)] };
@@ -46,12 +51,20 @@ async function modeOf(flags: Flags): Promise<VerifyMode> {
 /** The `verify` command; `out` receives the verified lines. */
 export function verifyCommand(out: { write(s: string): unknown }): Command {
   return new Command("verify")
-    .description("verify an image's cosign signatures offline (keyless by identity, or by key), like cosign verify")
+    .description(
+      "verify an image's cosign signatures offline (keyless by identity, or by key), like cosign verify",
+    )
     .argument("<image>", "registry reference, or oci:<dir>:<name> for an OCI layout")
-    .option("--certificate-identity-regexp <re>", "certificate identity (SAN) regexp (default: Sidero's release identity)")
+    .option(
+      "--certificate-identity-regexp <re>",
+      "certificate identity (SAN) regexp (default: Sidero's release identity)",
+    )
     .option("--certificate-oidc-issuer <url>", `exact OIDC issuer (default ${SIDERO_ISSUER})`)
     .option("--certificate-oidc-issuer-regexp <re>", "OIDC issuer regexp")
-    .option("--trusted-root <file>", "Sigstore trusted_root.json (default: the public-good root shipped with sigstore-js)")
+    .option(
+      "--trusted-root <file>",
+      "Sigstore trusted_root.json (default: the public-good root shipped with sigstore-js)",
+    )
     .option("--key <file>", "verify with this PEM public key instead (key-based)")
     .option("--insecure", "use plain HTTP for the registry")
     .action(async (image: string, flags: Flags) => {

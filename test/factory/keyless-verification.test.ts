@@ -15,7 +15,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { putSignatureImage, signatureImage, signaturePayload, signatureTag } from "../../src/oci/cosign/index.js";
+import {
+  putSignatureImage,
+  signatureImage,
+  signaturePayload,
+  signatureTag,
+} from "../../src/oci/cosign/index.js";
 import { OciLayout } from "../../src/oci/layout.js";
 import {
   authority,
@@ -38,7 +43,8 @@ let epoch = 0;
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), "bootforge-keyless-"));
   const release = await fixtureRelease();
-  epoch = (JSON.parse(await readFile(join(release, "bootforge-fixtures.json"), "utf8")) as { epoch: number }).epoch;
+  epoch = (JSON.parse(await readFile(join(release, "bootforge-fixtures.json"), "utf8")) as { epoch: number })
+    .epoch;
 });
 after(async () => {
   await rm(tmp, { recursive: true, force: true });
@@ -79,7 +85,10 @@ async function getUki(url: string): Promise<Response> {
 }
 
 /** `image-factory verify` on the imager of `dir` by the fixture's identity: exit code and output. */
-async function cliVerify(dir: string, extra: string[] = []): Promise<{ code: number; out: string; err: string }> {
+async function cliVerify(
+  dir: string,
+  extra: string[] = [],
+): Promise<{ code: number; out: string; err: string }> {
   const k = await fixtureKeyless();
   try {
     const { stdout, stderr } = await run(process.execPath, [
@@ -109,7 +118,11 @@ const foreignCa = () =>
     epoch,
   );
 
-const REFUSALS: { name: string; opts: () => Partial<KeylessSignOptions> & { payloadDigest?: string }; reason: RegExp }[] = [
+const REFUSALS: {
+  name: string;
+  opts: () => Partial<KeylessSignOptions> & { payloadDigest?: string };
+  reason: RegExp;
+}[] = [
   {
     name: "signed by another identity",
     opts: () => ({ identity: "mallory@bootforge-fixtures.test" }),
@@ -166,7 +179,10 @@ describe("keyless verification of the release", () => {
         const r = await getUki(f.url);
         const body = await r.text();
         assert.equal(r.status, 502, body);
-        assert.match(body, new RegExp(`signature verification of ghcr\\.io/siderolabs/imager:v1\\.11\\.0@${digest} failed`));
+        assert.match(
+          body,
+          new RegExp(`signature verification of ghcr\\.io/siderolabs/imager:v1\\.11\\.0@${digest} failed`),
+        );
         assert.match(body, c.reason);
       } finally {
         await f.stop();
@@ -196,7 +212,13 @@ describe("keyless verification of the release", () => {
   it("the CLI: the fixture key still verifies (--key), conflicting flags are usage errors", async () => {
     const dir = await fixtureRelease();
     const { FIXTURE_PUBLIC_KEY } = await import("../../fixtures/index.js");
-    const { stdout } = await run(process.execPath, [BIN, "verify", `oci:${dir}:${IMAGER}`, "--key", FIXTURE_PUBLIC_KEY]);
+    const { stdout } = await run(process.execPath, [
+      BIN,
+      "verify",
+      `oci:${dir}:${IMAGER}`,
+      "--key",
+      FIXTURE_PUBLIC_KEY,
+    ]);
     assert.match(stdout, /: verified cosign signature by the given key\n$/);
     const both = await cliVerify(dir, ["--certificate-oidc-issuer-regexp", "."]);
     assert.equal(both.code, 2);

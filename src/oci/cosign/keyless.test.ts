@@ -19,7 +19,8 @@ import {
   type KeylessPolicy,
 } from "./index.js";
 
-const IDENTITY = "^https://github\\.com/microsoft/playwright-cli/\\.github/workflows/publish\\.yml@refs/tags/v0\\.1\\.1$";
+const IDENTITY =
+  "^https://github\\.com/microsoft/playwright-cli/\\.github/workflows/publish\\.yml@refs/tags/v0\\.1\\.1$";
 const ISSUER = "https://token.actions.githubusercontent.com";
 // npm's dist.integrity for @playwright/cli@0.1.1, the digest the provenance statement must name.
 const INTEGRITY = "9k11ZfDwAfMVDDIuEVW1Wvs8SoDNXIY1dNQ+9C9/SS8ZmElkcxesu5eoL7vNa96ntibUGaq1TM2qQoqvdl/I9g==";
@@ -27,8 +28,13 @@ const INTEGRITY = "9k11ZfDwAfMVDDIuEVW1Wvs8SoDNXIY1dNQ+9C9/SS8ZmElkcxesu5eoL7vNa
 let raw: Record<string, unknown>;
 let tmp = "";
 before(async () => {
-  const text = await readFile(new URL("../../../test/data/sigstore/npm-attestations-playwright-cli-0.1.1.json", import.meta.url), "utf8");
-  const doc = JSON.parse(text) as { attestations: { predicateType: string; bundle: Record<string, unknown> }[] };
+  const text = await readFile(
+    new URL("../../../test/data/sigstore/npm-attestations-playwright-cli-0.1.1.json", import.meta.url),
+    "utf8",
+  );
+  const doc = JSON.parse(text) as {
+    attestations: { predicateType: string; bundle: Record<string, unknown> }[];
+  };
   const prov = doc.attestations.find((a) => a.predicateType === "https://slsa.dev/provenance/v1");
   assert.ok(prov);
   raw = prov.bundle;
@@ -64,7 +70,9 @@ describe("keyless verification against the public-good Sigstore root (offline)",
     assert.equal(who.time?.toISOString(), "2026-02-14T23:28:43.000Z");
     assert.equal(bundle.content.$case, "dsseEnvelope");
     const statement = JSON.parse(
-      Buffer.from(bundle.content.$case === "dsseEnvelope" ? bundle.content.dsseEnvelope.payload : []).toString(),
+      Buffer.from(
+        bundle.content.$case === "dsseEnvelope" ? bundle.content.dsseEnvelope.payload : [],
+      ).toString(),
     ) as { subject: { digest: { sha512: string } }[] };
     assert.equal(statement.subject[0]!.digest.sha512, Buffer.from(INTEGRITY, "base64").toString("hex"));
   });
@@ -76,7 +84,11 @@ describe("keyless verification against the public-good Sigstore root (offline)",
       ["signature", ["dsseEnvelope", "signatures", 0, "sig"], /TLOG_BODY_ERROR|SIGNATURE_ERROR/],
       ["certificate", ["verificationMaterial", "certificate", "rawBytes"], /CERTIFICATE_ERROR|Failed/],
       ["log entry", ["verificationMaterial", "tlogEntries", 0, "canonicalizedBody"], /TLOG_/],
-      ["SET", ["verificationMaterial", "tlogEntries", 0, "inclusionPromise", "signedEntryTimestamp"], /TLOG_/],
+      [
+        "SET",
+        ["verificationMaterial", "tlogEntries", 0, "inclusionPromise", "signedEntryTimestamp"],
+        /TLOG_/,
+      ],
     ];
     for (const [what, path, reason] of cases) {
       let bundle: Bundle;

@@ -116,7 +116,7 @@ export class KeylessVerifier {
       signer = this.#verifier.verify(toSignedEntity(bundle, artifact));
     } catch (e) {
       const code = (e as { code?: unknown }).code;
-      throw new Error(`${typeof code === "string" ? `${code}: ` : ""}${(e as Error).message}`);
+      throw new Error(`${typeof code === "string" ? `${code}: ` : ""}${(e as Error).message}`, { cause: e });
     }
     const identity = signer.identity?.subjectAlternativeName ?? "";
     const issuer = signer.identity?.extensions?.issuer ?? "";
@@ -177,7 +177,8 @@ export function legacyToBundleJson(
   const sig = decodeBase64(annotations[SIGNATURE_ANNOTATION] ?? "");
   if (sig === undefined || sig.length === 0) throw new Error(`no valid ${SIGNATURE_ANNOTATION} annotation`);
   const certPem = annotations[CERTIFICATE_ANNOTATION];
-  if (certPem === undefined) throw new Error(`no ${CERTIFICATE_ANNOTATION} annotation (not a keyless signature)`);
+  if (certPem === undefined)
+    throw new Error(`no ${CERTIFICATE_ANNOTATION} annotation (not a keyless signature)`);
   const certs = [...pemCertificates(certPem), ...pemCertificates(annotations[CHAIN_ANNOTATION] ?? "")];
   if (certs.length === 0) throw new Error(`${CERTIFICATE_ANNOTATION} holds no PEM certificate`);
   const tlogEntries: unknown[] = [];
@@ -247,7 +248,8 @@ export async function keylessLegacySignatures(
       const bundle = bundleFromJSON(legacyToBundleJson(payload, annotations));
       const who = verifier.verifyBundle(bundle, payload);
       const claims = parsePayload(payload);
-      if (claims.digest !== digest) throw new Error(`the signed payload names ${claims.digest}, not ${digest}`);
+      if (claims.digest !== digest)
+        throw new Error(`the signed payload names ${claims.digest}, not ${digest}`);
       res.verified.push({
         via: "legacy",
         identity: who.identity,

@@ -24,8 +24,7 @@ const MEDIA_TYPE = /^application\/vnd\.dev\.sigstore\.trustedroot(\.v\d+\.\d+)?\
 
 /** Parses `trusted_root.json` text; a malformed root is an invalid-input error naming `source`. */
 export function parseTrustedRoot(text: string, source: string): TrustRoot {
-  const bad = (why: string) =>
-    new BootforgeError("invalid-input", `trusted root ${source}: ${why}`);
+  const bad = (why: string) => new BootforgeError("invalid-input", `trusted root ${source}: ${why}`);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -68,7 +67,10 @@ export async function publicGoodTrustedRootJson(): Promise<string> {
   >;
   const target = doc[PUBLIC_GOOD_TUF]?.targets?.["trusted_root.json"];
   if (target === undefined)
-    throw new BootforgeError("environment", `@sigstore/tuf ships no trusted_root.json for ${PUBLIC_GOOD_TUF}`);
+    throw new BootforgeError(
+      "environment",
+      `@sigstore/tuf ships no trusted_root.json for ${PUBLIC_GOOD_TUF}`,
+    );
   return Buffer.from(target, "base64").toString("utf8");
 }
 

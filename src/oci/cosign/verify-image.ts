@@ -41,7 +41,10 @@ export async function verifyImage(
   let sigs: SignatureSource;
   if (source instanceof OciLayout) sigs = layoutSignatures(source, layoutRepo(ref));
   else if (/^(oci-archive|docker-archive):/.test(location))
-    throw new BootforgeError("unsupported", `${location}: archives carry no signatures; verify a registry image or an oci: layout`);
+    throw new BootforgeError(
+      "unsupported",
+      `${location}: archives carry no signatures; verify a registry image or an oci: layout`,
+    );
   else sigs = registrySignatures(client, parseReference(location));
   let verified: string[];
   let failures: string[];
@@ -54,7 +57,8 @@ export async function verifyImage(
     failures = [];
     for (const check of [checkBundleReferrers, checkLegacySignature]) {
       const res = await check(sigs, digest, mode.keys);
-      if (res.ok) verified.push(`${res.via === "legacy" ? "cosign signature" : "Sigstore bundle"} by the given key`);
+      if (res.ok)
+        verified.push(`${res.via === "legacy" ? "cosign signature" : "Sigstore bundle"} by the given key`);
       else failures.push(res.reason);
     }
   }
