@@ -3,12 +3,14 @@
  *
  *   image-factory schematic id <file|->   print the canonical schematic YAML, then its ID
  *   image-factory oci export|push|tags|digest   crane-like image tools (no daemon)
+ *   image-factory verify <image> [flags]  check an image's signatures offline, like cosign verify
  *
  * Errors go to stderr as `image-factory: <message>`; the exit code comes from the error kind
  * (invalid input, too large: 2).
  */
 
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { BootforgeError, exitCodeOf, isBootforgeError } from "../errors/index.js";
 import { configFromEnv, configFromFile, resolveConfig, type ResolvedConfig } from "../factory/config.js";
@@ -23,6 +25,7 @@ import {
   parseSchematic,
 } from "../schematic/index.js";
 import { ociCommand } from "./oci-tools.js";
+import { verifyCommand } from "./verify-command.js";
 
 export interface CliIO {
   stdin: AsyncIterable<Uint8Array | string>;
@@ -96,19 +99,37 @@ interface ServeFlags {
  * this shape.
  */
 export interface DemoReleaseBuilder {
-  ensureFixtureRelease(log?: (line: string) => void): Promise<{ dir: string }>;
-  FIXTURE_PUBLIC_KEY: string;
+  ensureFixtureRelease(
+    log?: (line: string) => void,
+  ): Promise<{ dir: string; manifest: { signingIdentity: string; signingIssuer: string } }>;
+  TRUSTED_ROOT_FILE: string;
 }
 
-/** Builds the demo (fixture) release if needed: its layout directory and its signing public key. */
-async function demoRelease(log: (l: string) => void): Promise<{ dir: string; publicKey: string }> {
+/** What the demo release is signed with: its test Sigstore root, identity and issuer. */
+interface DemoRelease {
+  dir: string;
+  trustedRoot: string;
+  identity: string;
+  issuer: string;
+}
+
+/** Builds the demo (fixture) release if needed: its layout directory and how it is signed. */
+async function demoRelease(log: (l: string) => void): Promise<DemoRelease> {
   // The fixture builder lives outside src/ (it is test and demo tooling); load it only for the demo.
   const spec = "../../fixtures/index.js";
   const fixtures = (await import(spec)) as DemoReleaseBuilder;
   log("image-factory: preparing the demo release (built on first use; this can take a few minutes)");
   const res = await fixtures.ensureFixtureRelease((l) => log(`  ${l}`));
-  return { dir: res.dir, publicKey: fixtures.FIXTURE_PUBLIC_KEY };
+  return {
+    dir: res.dir,
+    trustedRoot: join(res.dir, fixtures.TRUSTED_ROOT_FILE),
+    identity: res.manifest.signingIdentity,
+    issuer: res.manifest.signingIssuer,
+  };
 }
+
+/** A regexp matching exactly `s`. */
+const exactly = (s: string): string => `^${s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`;
 
 async function loadConfig(flags: ServeFlags): Promise<ResolvedConfig> {
   const file = flags.config ?? process.env.BOOTFORGE_CONFIG;
@@ -132,10 +153,19 @@ async function serveCommand(flags: ServeFlags): Promise<void> {
   if (config.release.source === "demo" && config.release.layout === undefined) {
     const demo = await demoRelease(log);
     config = { ...config, release: { ...config.release, layout: demo.dir } };
-    // The demo release is signed with the fixture key; verify it unless told otherwise.
+    // The demo release is signed keylessly by the fixture's own Sigstore instance: verify it by
+    // its identity against its trust root, unless told otherwise.
     const cs = config.containerSignature;
-    if (!cs.disabled && cs.publicKeyFile === undefined)
-      config = { ...config, containerSignature: { ...cs, publicKeyFile: demo.publicKey } };
+    if (!cs.disabled && cs.publicKeyFile === undefined && cs.trustedRootFile === undefined)
+      config = {
+        ...config,
+        containerSignature: {
+          ...cs,
+          trustedRootFile: demo.trustedRoot,
+          subjectRegExp: exactly(demo.identity),
+          issuer: demo.issuer,
+        },
+      };
   }
   const factory = await createFactory(config, {
     logger: jsonLogger(batchedLines((t) => void process.stdout.write(t))),
@@ -184,6 +214,7 @@ export function buildProgram(io: CliIO = defaultIO()): Command {
     .action(serveCommand);
   program.addCommand(schematicCommand(io));
   program.addCommand(ociCommand());
+  program.addCommand(verifyCommand(io.stdout));
   for (const sub of program.commands) {
     sub
       .exitOverride()

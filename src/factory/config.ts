@@ -113,9 +113,17 @@ const schema = z
       .object({
         /** Skip verification of release images (upstream's explicit opt-out). */
         disabled: z.boolean().default(false),
-        /** PEM public key release images must be signed with (required unless disabled). */
+        /** PEM public key release images may be signed with instead (key-based, offline). */
         publicKeyFile: z.string().optional(),
         publicKeyHashAlgo: z.enum(["sha256", "sha384", "sha512"]).default("sha256"),
+        /** Keyless: certificate identity regexp (default: Sidero's release identity, as upstream). */
+        subjectRegExp: z.string().optional(),
+        /** Keyless: exact OIDC issuer (default `https://accounts.google.com`, as upstream). */
+        issuer: z.string().optional(),
+        /** Keyless: OIDC issuer regexp; wins over `issuer`. */
+        issuerRegExp: z.string().optional(),
+        /** Keyless: `trusted_root.json` (default: the public-good root shipped with sigstore-js). */
+        trustedRootFile: z.string().optional(),
       })
       .strict()
       .prefault({}),

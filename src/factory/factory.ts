@@ -15,10 +15,23 @@ import {
 } from "../oci/credentials.js";
 import { BootforgeError } from "../errors/index.js";
 import { RegistryClient } from "../oci/client.js";
-import { loadPublicKey, loadSigningKey, type SigningKey } from "../oci/cosign/index.js";
+import {
+  KeylessVerifier,
+  SIDERO_ISSUER,
+  SIDERO_SUBJECT_REGEXP,
+  loadPublicKey,
+  loadSigningKey,
+  loadTrustedRoot,
+  type SigningKey,
+} from "../oci/cosign/index.js";
 import { repoWithNamespace } from "../release/catalogs.js";
 import type { ReleaseLocation } from "../release/release-location.js";
-import { KeySourceVerifier, type SourceVerifier } from "../release/source-verifier.js";
+import {
+  AnySourceVerifier,
+  KeylessSourceVerifier,
+  KeySourceVerifier,
+  type SourceVerifier,
+} from "../release/source-verifier.js";
 import { TalosReleases } from "../release/talos-releases.js";
 import { createApp, type FactoryApp, type RouteModule } from "./app.js";
 import { AssetBuilder, type AssetPipeline } from "./assets/asset-builder.js";
@@ -72,21 +85,22 @@ async function cacheSigningKey(config: ResolvedConfig): Promise<SigningKey | und
 }
 
 /**
- * The release image verifier (`containerSignature`). Upstream verifies against Sidero's keyless
- * identity by default, which needs the public Sigstore infrastructure; here a public key is
- * required unless verification is switched off explicitly.
+ * The release image verifier (`containerSignature`), as upstream: keyless by default (Sidero's
+ * release identity and issuer), then the public key if one is configured; one is enough. Unlike
+ * upstream the keyless trust root never comes from the network: the public-good root shipped
+ * with sigstore-js, or `trustedRootFile`.
  */
 async function sourceVerifier(config: ResolvedConfig): Promise<SourceVerifier | undefined> {
   const c = config.containerSignature;
   if (c.disabled) return undefined;
-  if (c.publicKeyFile === undefined || c.publicKeyFile === "") {
-    throw new BootforgeError(
-      "invalid-input",
-      "configuration containerSignature.publicKeyFile is required to verify release images " +
-        "(keyless verification is not available); set containerSignature.disabled: true to skip verification",
-    );
-  }
-  return new KeySourceVerifier([await loadPublicKey(c.publicKeyFile, c.publicKeyHashAlgo)]);
+  const keyless = new KeylessVerifier(await loadTrustedRoot(c.trustedRootFile), {
+    subjectRegExp: c.subjectRegExp || SIDERO_SUBJECT_REGEXP,
+    ...(c.issuerRegExp ? { issuerRegExp: c.issuerRegExp } : { issuer: c.issuer || SIDERO_ISSUER }),
+  });
+  const verifiers: SourceVerifier[] = [new KeylessSourceVerifier(keyless)];
+  if (c.publicKeyFile !== undefined && c.publicKeyFile !== "")
+    verifiers.push(new KeySourceVerifier([await loadPublicKey(c.publicKeyFile, c.publicKeyHashAlgo)]));
+  return verifiers.length === 1 ? verifiers[0] : new AnySourceVerifier(verifiers);
 }
 
 async function openStores(

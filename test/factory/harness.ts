@@ -2,7 +2,7 @@
  * Integration harness: a real factory on 127.0.0.1:0 serving the fixture release (an OCI
  * layout; `BOOTFORGE_TEST_RELEASE` points at a prebuilt one, otherwise it is built and cached).
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveConfig } from "../../src/factory/config.js";
@@ -21,6 +21,25 @@ export async function fixtureRelease(): Promise<string> {
 export async function fixturePublicKey(): Promise<string> {
   const { FIXTURE_PUBLIC_KEY } = await import("../../fixtures/index.js");
   return FIXTURE_PUBLIC_KEY;
+}
+
+/** How the fixture release is signed keylessly: `containerSignature` keys to verify it by identity. */
+export async function fixtureKeyless(): Promise<{
+  trustedRootFile: string;
+  subjectRegExp: string;
+  issuer: string;
+}> {
+  const dir = await fixtureRelease();
+  const { STAMP_FILE, TRUSTED_ROOT_FILE } = await import("../../fixtures/index.js");
+  const manifest = JSON.parse(await readFile(join(dir, STAMP_FILE), "utf8")) as {
+    signingIdentity: string;
+    signingIssuer: string;
+  };
+  return {
+    trustedRootFile: join(dir, TRUSTED_ROOT_FILE),
+    subjectRegExp: `^${manifest.signingIdentity.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
+    issuer: manifest.signingIssuer,
+  };
 }
 
 /** A running test factory. */
@@ -44,7 +63,8 @@ export async function startFactory(
       http: { listen: "127.0.0.1:0" },
       storage: { dir },
       release: { source: "layout", layout },
-      containerSignature: { publicKeyFile: await fixturePublicKey() },
+      // Verified keylessly by identity, as a real release is.
+      containerSignature: await fixtureKeyless(),
     },
     overrides,
   );

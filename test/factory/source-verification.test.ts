@@ -23,7 +23,7 @@ import {
 } from "../../src/oci/cosign/index.js";
 import { OciLayout, REF_NAME } from "../../src/oci/layout.js";
 import { FakePipeline } from "./fake-pipeline.js";
-import { EMPTY_ID, fixtureRelease, startFactory, type TestFactory } from "./harness.js";
+import { EMPTY_ID, fixturePublicKey, fixtureRelease, startFactory, type TestFactory } from "./harness.js";
 
 const run = promisify(execFile);
 const HELLO_SCHEMATIC =
@@ -112,7 +112,11 @@ describe("source image verification", () => {
     const layout = await releaseCopy("forged-catalog", async (l, digestOf) =>
       forgeSignature(l, "siderolabs/extensions:v1.11.0", await digestOf("siderolabs/extensions:v1.11.0")),
     );
-    const f = await startFactory({ release: { layout } }, { pipeline: new FakePipeline() });
+    // Keyless (the harness default) and the fixture key both configured: neither verifies.
+    const f = await startFactory(
+      { release: { layout }, containerSignature: { publicKeyFile: await fixturePublicKey() } },
+      { pipeline: new FakePipeline() },
+    );
     try {
       await expect502(
         f,
@@ -129,7 +133,8 @@ describe("source image verification", () => {
     const key = generateKeyPairSync("ec", { namedCurve: "P-256" });
     await writeFile(pub, key.publicKey.export({ type: "spki", format: "pem" }));
     const f = await startFactory(
-      { containerSignature: { publicKeyFile: pub } },
+      // Key-based only in effect: the keyless policy is upstream's default (public-good root).
+      { containerSignature: { publicKeyFile: pub, trustedRootFile: "", subjectRegExp: "", issuer: "" } },
       { pipeline: new FakePipeline() },
     );
     try {
@@ -178,14 +183,18 @@ describe("source image verification", () => {
     }
   });
 
-  it("without a public key or an explicit opt-out the factory does not start", async () => {
+  it("without configuration the factory verifies keylessly for Sidero's identity (and refuses the fixture)", async () => {
     const dir = join(tmp, "nokey");
     const config = resolveConfig({
       http: { listen: "127.0.0.1:0" },
       storage: { dir },
       release: { source: "layout", layout: await fixtureRelease() },
     });
-    await assert.rejects(createFactory(config), /containerSignature\.publicKeyFile is required/);
+    const f = await createFactory(config, { pipeline: new FakePipeline() });
+    const r = await f.app.request("/version/v1.11.0/overlays/official");
+    const body = await r.text();
+    assert.equal(r.status, 502, body);
+    assert.match(body, /siderolabs\/overlays:v1\.11\.0.*CERTIFICATE_ERROR.*public-good Sigstore/);
   });
 
   it("configuration keys come from BOOTFORGE_ variables too", () => {
@@ -194,8 +203,14 @@ describe("source image verification", () => {
         BOOTFORGE_CACHE_SIGNINGKEYPATH: "k.pem",
         BOOTFORGE_CONTAINERSIGNATURE_DISABLED: "true",
         BOOTFORGE_CONTAINERSIGNATURE_PUBLICKEYHASHALGO: "sha384",
+        BOOTFORGE_CONTAINERSIGNATURE_SUBJECTREGEXP: "@example\\.com$",
+        BOOTFORGE_CONTAINERSIGNATURE_ISSUERREGEXP: "^https://",
+        BOOTFORGE_CONTAINERSIGNATURE_TRUSTEDROOTFILE: "root.json",
       }),
     );
+    assert.equal(c.containerSignature.subjectRegExp, "@example\\.com$");
+    assert.equal(c.containerSignature.issuerRegExp, "^https://");
+    assert.equal(c.containerSignature.trustedRootFile, "root.json");
     assert.equal(c.cache.signingKeyPath, "k.pem");
     assert.equal(c.containerSignature.disabled, true);
     assert.equal(c.containerSignature.publicKeyHashAlgo, "sha384");

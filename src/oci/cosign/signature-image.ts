@@ -16,6 +16,8 @@ export interface SignedPayload {
   payload: Buffer;
   /** Base64 (standard alphabet) signature of `payload`. */
   signature: string;
+  /** Further layer annotations (a keyless signature's certificate, chain and Rekor bundle). */
+  annotations?: Record<string, string>;
 }
 
 /** A signature image: manifest plus the blobs it references. */
@@ -39,7 +41,7 @@ export function signatureImage(sigs: readonly SignedPayload[]): SignatureImage {
     mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
     size: s.payload.length,
     digest: sha256Of(s.payload),
-    annotations: { [SIGNATURE_ANNOTATION]: s.signature },
+    annotations: { ...s.annotations, [SIGNATURE_ANNOTATION]: s.signature },
   }));
   const configBytes = Buffer.from(
     JSON.stringify({

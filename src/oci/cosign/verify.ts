@@ -30,13 +30,13 @@ const MAX_SIGNATURES = 64;
 const IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
 
 /** Strict standard base64 (what cosign writes); anything else is not a signature. */
-function decodeBase64(text: string): Buffer | undefined {
+export function decodeBase64(text: string): Buffer | undefined {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
   return Buffer.from(text, "base64");
 }
 
-// readSmallBlob wants an ImageSource; a signature source has the two methods it uses.
-function asSource(src: SignatureSource): ImageSource {
+/** A signature source as the ImageSource readSmallBlob wants (it has the two methods used). */
+export function asSource(src: SignatureSource): ImageSource {
   return {
     description: src.description,
     resolve: () => Promise.reject(new Error("not used")),
