@@ -3,15 +3,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { constants as osConstants, homedir } from "node:os";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
-import { build as buildAssets } from "../imager/pipeline/index.js";
-import { overlayBaseProfiles } from "../imager/pipeline/overlay.js";
-import { ConsoleReporter } from "../imager/reporter/index.js";
 import { keyPath } from "../imager/pipeline/inputs.js";
 import { DEFAULT_KEYS_DIR } from "../imager/secureboot/keys.js";
 import { exitCodeOf, invalidInput, ioError, isBootforgeError } from "../errors/index.js";
-import { parseReleaseLocation } from "../release/release-location.js";
-import { ReleaseSource } from "../release/release-source.js";
-import { writeTarGz } from "./tar-output.js";
+import type { ReleaseSource } from "../release/release-source.js";
 import { BUILTIN_PROFILE_NAMES } from "../profile/builtin.js";
 import { parseProfileYaml } from "../profile/decode.js";
 import {
@@ -52,13 +47,21 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "bootforge");
 }
 
-/** The release inputs for one version and architecture, from the `--release-source` location. */
-function releaseFor(
+/**
+ * The release inputs for one version and architecture, from the `--release-source` location.
+ * The registry client, the pipeline and their dependencies are loaded only when a run needs them:
+ * `--help`, `--dry-run` and usage errors answer without them (start-up is most of their time).
+ */
+async function releaseFor(
   version: string,
   arch: string,
   flags: ImagerFlags,
   options: BootforgeOptions,
-): ReleaseSource {
+): Promise<ReleaseSource> {
+  const [{ ReleaseSource }, { parseReleaseLocation }] = await Promise.all([
+    import("../release/release-source.js"),
+    import("../release/release-location.js"),
+  ]);
   return new ReleaseSource({
     version,
     arch,
@@ -70,7 +73,12 @@ function releaseFor(
 /** Runs the pipeline for a resolved invocation. */
 async function build(run: ImagerRun): Promise<void> {
   const { profile, flags, options } = run;
-  const release = releaseFor(profile.version ?? "", profile.arch ?? "", flags, options);
+  const [release, { build: buildAssets }, { ConsoleReporter }, { writeTarGz }] = await Promise.all([
+    releaseFor(profile.version ?? "", profile.arch ?? "", flags, options),
+    import("../imager/pipeline/index.js"),
+    import("../imager/reporter/index.js"),
+    import("./tar-output.js"),
+  ]);
   const reporter = new ConsoleReporter(process.stderr);
   // Ctrl-C or SIGTERM stops the build cleanly: running tools are killed (they are not in the
   // terminal's process group) and the scratch directory is removed. A second signal kills.
@@ -117,7 +125,8 @@ async function overlayProfilesFor(
   if (partial.overlay === undefined) return undefined;
   const version = partial.version ?? (flags.talosVersion ? normalizeTalosVersion(flags.talosVersion) : "");
   const arch = partial.arch || flags.arch;
-  return overlayBaseProfiles(releaseFor(version, arch, flags, options), partial);
+  const { overlayBaseProfiles } = await import("../imager/pipeline/overlay.js");
+  return overlayBaseProfiles(await releaseFor(version, arch, flags, options), partial);
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
