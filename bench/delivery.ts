@@ -1,15 +1,16 @@
 /**
- * Bench: cached asset delivery. A 1 GiB asset cached by the factory, downloaded over loopback with
- * curl, against nginx (Debian, `sendfile on`) serving the very same file. Prints throughput ratio
- * (target ≥ 0.9) and time to first byte (target < 5 ms); then 20 concurrent 1 GiB downloads with
- * the factory's peak RSS (target < 300 MiB).
+ * Bench: cached asset delivery. A 256 MiB asset cached by the factory, downloaded over loopback by
+ * 1, 16 and 64 concurrent curl clients, against nginx (Debian, `sendfile on`, one worker) serving
+ * the very same file to the same clients. Prints, per client count, the aggregate throughput
+ * ratio (target ≥ 0.9) and the server CPU per GiB against nginx's (target ≤ 2×), with a plain
+ * `node:http` pipe as a reference; then the factory's peak RSS over all of it (target < 300 MiB).
  *
  * Beside wall-clock throughput (noisy on a shared machine), each server's CPU time (user +
  * system, from /proc/<pid>/stat) per GiB served is reported: it does not depend on what else the
  * machine runs. The factory runs compiled with tsc (as a deployment built with `npm run build`);
  * `--tsx` runs it from the sources through tsx.
  *
- *   node --import tsx bench/delivery.ts [--profile] [--tsx]   (BENCH_DELIVERY_MIB=1024 by default)
+ *   node --import tsx bench/delivery.ts [--profile] [--tsx]   (BENCH_DELIVERY_MIB=256 by default)
  *
  * `--profile` runs the factory under `--cpu-prof` and prints where its time goes.
  */
@@ -25,7 +26,6 @@ import {
   cpuSeconds,
   machine,
   median,
-  peakRssKiB,
   report,
   rssKiB,
   summarizeProfile,
@@ -33,9 +33,8 @@ import {
 import { freePort } from "../src/oci/testing/registry.js";
 
 const run = promisify(execFile);
-const MIB = Number(process.env.BENCH_DELIVERY_MIB ?? 1024);
+const MIB = Number(process.env.BENCH_DELIVERY_MIB ?? 256);
 const ROUNDS = 3;
-const CONCURRENT = 20;
 const profile = process.argv.includes("--profile");
 
 interface Curl {
@@ -87,14 +86,22 @@ async function family(pid: number): Promise<number[]> {
   return [pid, ...kids.split(" ").filter(Boolean).map(Number)];
 }
 
-/** `curl(url)` and the CPU seconds the server's processes spent meanwhile. */
-async function timedCurl(url: string, pid: number): Promise<Curl & { cpu: number }> {
+/** `n` concurrent downloads of `url`: bytes, wall seconds, median TTFB, the server's CPU meanwhile. */
+interface Batch {
+  bytes: number;
+  seconds: number;
+  ttfb: number;
+  cpu: number;
+}
+async function batch(url: string, pid: number, n: number): Promise<Batch> {
   const pids = await family(pid);
   const before = await Promise.all(pids.map(cpuSeconds));
-  const c = await curl(url);
+  const t = performance.now();
+  const all = await Promise.all(Array.from({ length: n }, () => curl(url)));
+  const seconds = (performance.now() - t) / 1000;
   const after = await Promise.all(pids.map(cpuSeconds));
-  const cpu = after.reduce((t, [u, s], i) => t + u + s - before[i]![0] - before[i]![1], 0);
-  return { ...c, cpu };
+  const cpu = after.reduce((sum, [u, s], i) => sum + u + s - before[i]![0] - before[i]![1], 0);
+  return { bytes: all.reduce((a, c) => a + c.size, 0), seconds, ttfb: median(all.map((c) => c.ttfb)), cpu };
 }
 let nginx: ReturnType<typeof spawn> | undefined;
 let plain: ReturnType<typeof spawn> | undefined;
@@ -175,51 +182,49 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  // Alternate, so drifting machine load hits both sides alike; keep the median of each.
-  const ours: (Curl & { cpu: number })[] = [];
-  const theirs: (Curl & { cpu: number })[] = [];
-  const piped: (Curl & { cpu: number })[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    theirs.push(await timedCurl(nginxUrl, nginx.pid!));
-    ours.push(await timedCurl(`${f.url}${path}`, f.pid));
-    piped.push(await timedCurl(plainUrl, plain.pid!));
-  }
-  // CPU seconds per GiB served (the median run of each side).
-  const perGiB = (cs: (Curl & { cpu: number })[]) => median(cs.map((c) => c.cpu / (c.size / 2 ** 30)));
-  const pipedBps = median(piped.map((c) => c.bytesPerSecond));
-  const oursBps = median(ours.map((c) => c.bytesPerSecond));
-  const theirsBps = median(theirs.map((c) => c.bytesPerSecond));
-  const ttfbMs = median(ours.map((c) => c.ttfb)) * 1000;
-  const nginxTtfbMs = median(theirs.map((c) => c.ttfb)) * 1000;
-  report(
-    MIB === 1024 ? "delivery-1gib" : `delivery-${MIB}mib`,
-    oursBps / theirsBps,
-    `${MIB} MiB over loopback: bootforge ${(oursBps / 2 ** 20).toFixed(0)} MiB/s, nginx sendfile ` +
-      `${(theirsBps / 2 ** 20).toFixed(0)} MiB/s; TTFB ${ttfbMs.toFixed(1)} ms (nginx ${nginxTtfbMs.toFixed(1)} ms); ` +
-      `median of ${ROUNDS}; target ratio ≥ 0.9, TTFB < 5 ms; reference: node:http + fs stream .pipe(res), ` +
-      `1 MiB reads: ${(pipedBps / 2 ** 20).toFixed(0)} MiB/s = ratio ${(pipedBps / theirsBps).toFixed(2)}; ` +
-      `server CPU per GiB (user + sys): bootforge ${perGiB(ours).toFixed(2)} s, nginx ${perGiB(theirs).toFixed(2)} s, ` +
-      `node:http pipe ${perGiB(piped).toFixed(2)} s; TTFB all runs ${ours.map((c) => (c.ttfb * 1000).toFixed(1)).join("/")} ms; ` +
-      `factory ${viaTsx ? "from src via tsx" : "compiled with tsc"}`,
+  // N clients at once (1, 16, 64), each downloading the whole file: aggregate throughput and the
+  // server's CPU per GiB, nginx and Bootforge alternating so drifting load hits both alike.
+  const levels = [1, 16, 64];
+  const results: string[] = [];
+  let worst = Infinity;
+  let rssPeak = (await rssKiB(f.pid)) / 1024;
+  const sampler = setInterval(
+    () => void rssKiB(f.pid).then((k) => (rssPeak = Math.max(rssPeak, k / 1024))),
+    100,
   );
-
-  // 20 concurrent full downloads: memory must not scale with the number of streams.
-  // VmHWM also remembers the build; sample VmRSS during the downloads instead.
-  const before = (await rssKiB(f.pid)) / 1024;
-  let peak = before;
-  const sampler = setInterval(() => void rssKiB(f.pid).then((k) => (peak = Math.max(peak, k / 1024))), 100);
-  const t = performance.now();
-  const all = await Promise.all(Array.from({ length: CONCURRENT }, () => curl(`${f.url}${path}`)));
-  const seconds = (performance.now() - t) / 1000;
+  for (const n of levels) {
+    const ours: Batch[] = [];
+    const theirs: Batch[] = [];
+    const piped: Batch[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      theirs.push(await batch(nginxUrl, nginx.pid!, n));
+      ours.push(await batch(`${f.url}${path}`, f.pid, n));
+      piped.push(await batch(plainUrl, plain.pid!, n));
+    }
+    const bps = (b: Batch[]) => median(b.map((x) => x.bytes / x.seconds));
+    const perGiB = (b: Batch[]) => median(b.map((x) => x.cpu / (x.bytes / 2 ** 30)));
+    const ratio = bps(ours) / bps(theirs);
+    const cpuRatio = perGiB(ours) / perGiB(theirs);
+    worst = Math.min(worst, ratio);
+    report(
+      `delivery-${n}-client${n === 1 ? "" : "s"}`,
+      ratio,
+      `${n} × ${MIB} MiB over loopback: bootforge ${(bps(ours) / 2 ** 20).toFixed(0)} MiB/s, nginx sendfile ` +
+        `${(bps(theirs) / 2 ** 20).toFixed(0)} MiB/s (target ≥ 0.90); server CPU per GiB: bootforge ` +
+        `${perGiB(ours).toFixed(2)} s, nginx ${perGiB(theirs).toFixed(2)} s = ${cpuRatio.toFixed(2)}× (target ≤ 2.00); ` +
+        `node:http + fs stream pipe: ${(bps(piped) / 2 ** 20).toFixed(0)} MiB/s, ${perGiB(piped).toFixed(2)} s/GiB; ` +
+        `TTFB median bootforge ${(median(ours.map((b) => b.ttfb)) * 1000).toFixed(1)} ms, nginx ` +
+        `${(median(theirs.map((b) => b.ttfb)) * 1000).toFixed(1)} ms; median of ${ROUNDS}`,
+    );
+    results.push(`${n}: ${ratio.toFixed(2)}`);
+  }
   clearInterval(sampler);
-  const buildPeak = (await peakRssKiB(f.pid)) / 1024;
-  const total = all.reduce((a, c) => a + c.size, 0);
   report(
-    "delivery-20x1gib-rss",
-    peak / 300,
-    `${CONCURRENT} concurrent ${MIB} MiB downloads in ${seconds.toFixed(1)} s ` +
-      `(${(total / 2 ** 20 / seconds).toFixed(0)} MiB/s aggregate); factory peak RSS ${peak.toFixed(0)} MiB ` +
-      `(idle before: ${before.toFixed(0)} MiB; all-time VmHWM incl. the build: ${buildPeak.toFixed(0)} MiB); ratio = peak / 300 MiB limit`,
+    "delivery-rss",
+    rssPeak / 300,
+    `factory peak RSS while serving up to ${levels.at(-1)} concurrent downloads: ${rssPeak.toFixed(0)} MiB ` +
+      `(ratio = peak / 300 MiB limit); throughput ratios by clients ${results.join(", ")}; worst ${worst.toFixed(2)}; ` +
+      `factory ${viaTsx ? "from src via tsx" : "compiled with tsc"}`,
   );
   console.error(`# machine: ${machine()}`);
 } finally {
