@@ -14,15 +14,19 @@ import { FACT_PREFIX, parseFacts } from "./facts.js";
 import type { FirmwareMode, GuestArch } from "./firmware.js";
 import { firmwareFiles } from "./firmware.js";
 
+/** Disk image formats QEMU opens itself. */
+export type DiskFormat = "raw" | "qcow2" | "vpc" | "vmdk";
+
 /** What to boot: exactly one of kernel, iso, disk, uki. */
 export type BootMedia =
   | { kind: "kernel"; vmlinuz: string; initramfs: string; cmdline: string }
   | { kind: "iso"; path: string }
   /**
-   * A disk on virtio-blk; `sectorSize` 4096 presents it as a 4Kn drive (logical and physical),
-   * as the 4K-sector images are meant for.
+   * A disk on virtio-blk, opened by QEMU's driver for its format (`vpc`: VHD, `vmdk`: the disk
+   * of an OVA); `sectorSize` 4096 presents it as a 4Kn drive (logical and physical), as the
+   * 4K-sector images are meant for.
    */
-  | { kind: "disk"; path: string; format?: "raw" | "qcow2"; sectorSize?: 512 | 4096 }
+  | { kind: "disk"; path: string; format?: DiskFormat; sectorSize?: 512 | 4096 }
   /** A UKI placed as the removable-media boot loader on a generated FAT drive (UEFI only). */
   | { kind: "uki"; path: string };
 
