@@ -5,7 +5,7 @@
  * in, no network, and one disk file as the only host path it can write.
  */
 import { execFile, spawn } from "node:child_process";
-import { realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -83,7 +83,12 @@ export async function hostToolBinds(tools: readonly string[]): Promise<string[]>
     const { stdout } = await run("ldd", [real]).catch(() => ({ stdout: "" })); // static: none
     for (const line of stdout.split("\n")) {
       const m = /^\s*(?:\S+ => )?(\/\S+) \(0x/.exec(line);
-      if (m?.[1]) binds.set(m[1], realpathSync(m[1]));
+      if (!m?.[1]) continue;
+      binds.set(m[1], realpathSync(m[1]));
+      // iconv's character set modules, which glibc loads at run time from its compiled-in
+      // (merged-/usr) directory: mtools converts FAT names through the DOS code page with them.
+      const gconv = join(dirname(realpathSync(m[1])), "gconv");
+      if (basename(m[1]).startsWith("libc.so") && existsSync(gconv)) binds.set(gconv, gconv);
     }
   }
   return [...binds].flatMap(([at, from]) => ["--ro-bind", from, at]);
