@@ -22,7 +22,7 @@ import { parseMetaValue } from "../../src/formats/meta/index.js";
 import { readGpt } from "../../src/imager/disk/gpt-file.js";
 import { extractRegion } from "../../src/imager/filesystems/sparse-file.js";
 import { startFactory, type TestFactory } from "../factory/harness.js";
-import { boot } from "../qemu/boot.js";
+import { bootStarvedAgain } from "../qemu/boot.js";
 import { flattenImage, HOST_TOOLS_DIR, runInSandbox, type FlatImage } from "./image-root.js";
 
 const run = promisify(execFile);
@@ -141,7 +141,7 @@ test("the installer partitions a blank disk from the image's assets; the disk bo
     assert.ok(files.includes(want), `${want} in ${files.join(" ")}`);
   await rm(part, { force: true });
 
-  const { facts } = await boot({
+  const { facts } = await bootStarvedAgain({
     arch: "amd64",
     firmware: "uefi",
     media: { kind: "disk", path: disk },
