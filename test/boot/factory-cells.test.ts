@@ -115,7 +115,12 @@ const download = (name: string) => fetchTo(`${f.url}/image/${id}/${VERSION}/${na
  * magic at the start; a fixed VHD only a footer at the end, so it probes as raw).
  */
 async function qemuInfo(path: string, format?: string): Promise<{ format: string; "virtual-size": number }> {
-  const { stdout } = await run("qemu-img", ["info", "--output=json", ...(format ? ["-f", format] : []), path]);
+  const { stdout } = await run("qemu-img", [
+    "info",
+    "--output=json",
+    ...(format ? ["-f", format] : []),
+    path,
+  ]);
   return JSON.parse(stdout) as { format: string; "virtual-size": number };
 }
 const detectedFormat = async (path: string) => (await qemuInfo(path)).format;
@@ -128,7 +133,11 @@ async function bootFacts(arch: GuestArch, firmware: FirmwareMode, media: BootMed
 /** Both extensions in schematic order, then the virtual `schematic` one versioned by ID. */
 function assertExtensions(facts: BootFacts): void {
   const names = facts.extensions.map((e) => e.split("@")[0]).filter((n) => n !== "modules.dep");
-  assert.deepEqual(names, ["bootforge-hello", "bootforge-dummy-module", "schematic"], facts.extensions.join(" "));
+  assert.deepEqual(
+    names,
+    ["bootforge-hello", "bootforge-dummy-module", "schematic"],
+    facts.extensions.join(" "),
+  );
   assert.ok(facts.extensions.includes(`schematic@${id}`), facts.extensions.join(" "));
   assert.deepEqual(facts.modules, [EXTENSION_MODULE]);
   assert.deepEqual(facts.errors, []);
@@ -153,10 +162,18 @@ describe("factory-served cells boot", { concurrency: true, timeout: TEST_TIMEOUT
     assert.equal(kernelLine[2], expected("cmdline", { arch: "arm64" }));
     for (const url of [kernelLine[1], initrdLine[1]])
       assert.ok(url.startsWith(`${f.url}/image/${id}/${VERSION}/`), url);
-    assert.ok(kernelLine[1].endsWith("/kernel-arm64") && initrdLine[1].endsWith("/initramfs-arm64.xz"), script);
+    assert.ok(
+      kernelLine[1].endsWith("/kernel-arm64") && initrdLine[1].endsWith("/initramfs-arm64.xz"),
+      script,
+    );
     const vmlinuz = await fetchTo(kernelLine[1], "pxe-kernel-arm64");
     const initramfs = await fetchTo(initrdLine[1], "pxe-initramfs-arm64.xz");
-    const facts = await bootFacts("arm64", "uefi", { kind: "kernel", vmlinuz, initramfs, cmdline: kernelLine[2] });
+    const facts = await bootFacts("arm64", "uefi", {
+      kind: "kernel",
+      vmlinuz,
+      initramfs,
+      cmdline: kernelLine[2],
+    });
     assert.equal(facts.arch, "aarch64");
     assertUefi(facts, false);
     // The firmware's kernel loader (AAVMF, fed by QEMU's -kernel/-initrd, as iPXE feeds it on a
@@ -239,7 +256,10 @@ describe("factory-served cells boot", { concurrency: true, timeout: TEST_TIMEOUT
     assertUefi(facts, false);
     assert.equal(facts.cmdline?.trim(), expected("image"));
     assertExtensions(facts);
-    assert.ok(facts.diskLabels.includes("EFI") && facts.diskLabels.includes("META"), facts.diskLabels.join(" "));
+    assert.ok(
+      facts.diskLabels.includes("EFI") && facts.diskLabels.includes("META"),
+      facts.diskLabels.join(" "),
+    );
   });
 
   it("SecureBoot ISO boots under OVMF with Secure Boot enforced", async () => {

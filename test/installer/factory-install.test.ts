@@ -86,25 +86,29 @@ const installer = (disk: string, env: Record<string, string>) =>
     timeoutMs: 300_000,
   });
 
-test("skopeo pulls the installer image from the factory's /v2 front end; its root flattens", { timeout: 900_000 }, async () => {
-  const host = f.url.replace(/^http:\/\//, "");
-  const layout = join(dir, "layout");
-  await run(
-    "skopeo",
-    [
+test(
+  "skopeo pulls the installer image from the factory's /v2 front end; its root flattens",
+  { timeout: 900_000 },
+  async () => {
+    const host = f.url.replace(/^http:\/\//, "");
+    const layout = join(dir, "layout");
+    await run(
+      "skopeo",
+      [
       "copy", "--src-tls-verify=false", "--override-os", "linux", "--override-arch", "amd64",
       `docker://${host}/metal-installer/${id}:${VERSION}`, `oci:${layout}:installer`,
     ], // prettier-ignore
-    { timeout: 600_000 },
-  );
-  image = await flattenImage(layout, join(dir, "root"));
-  assert.deepEqual(image.entrypoint, ["/bin/installer"]);
-  assert.equal(image.layers.length, 2, "installer-base + artifacts");
-  // What Bootforge put into the image for the installer: the UKI and systemd-boot.
-  const uki = await readFile(join(image.root, "usr/install/amd64/vmlinuz.efi"));
-  assert.equal(uki.toString("latin1", 0, 2), "MZ");
-  assert.ok(uki.includes("bootforge.installed=yes"), "the UKI carries the schematic's kernel args");
-});
+      { timeout: 600_000 },
+    );
+    image = await flattenImage(layout, join(dir, "root"));
+    assert.deepEqual(image.entrypoint, ["/bin/installer"]);
+    assert.equal(image.layers.length, 2, "installer-base + artifacts");
+    // What Bootforge put into the image for the installer: the UKI and systemd-boot.
+    const uki = await readFile(join(image.root, "usr/install/amd64/vmlinuz.efi"));
+    assert.equal(uki.toString("latin1", 0, 2), "MZ");
+    assert.ok(uki.includes("bootforge.installed=yes"), "the UKI carries the schematic's kernel args");
+  },
+);
 
 test("the installer refuses META that is not base64 and leaves the disk blank", async () => {
   assert.ok(image, "image flattened by the first test");
@@ -112,64 +116,80 @@ test("the installer refuses META that is not base64 and leaves the disk blank", 
   const r = await installer(disk, { INSTALLER_META_BASE64: "not base64!" });
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr.trim(), /^installer: INSTALLER_META_BASE64 is not base64$/);
-  const { stdout } = await run("sh", ["-c", 'od -An -tx1 "$1" | sort -u', "sh", disk], { maxBuffer: 1 << 20 });
+  const { stdout } = await run("sh", ["-c", 'od -An -tx1 "$1" | sort -u', "sh", disk], {
+    maxBuffer: 1 << 20,
+  });
   assert.deepEqual(stdout.trim().split("\n"), ["00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00", "*"]);
   await rm(disk, { force: true });
 });
 
-test("the installer partitions a blank disk from the image's assets; the disk boots under OVMF", { timeout: 900_000 }, async () => {
-  assert.ok(image, "image flattened by the first test");
-  const disk = await blankDisk("installed.raw", 512 * 1024 * 1024);
-  const r = await installer(disk, { INSTALLER_META_BASE64: metaEnv });
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, new RegExp(`installed Talos ${VERSION} \\(amd64, systemd-boot\\) on ${DISK_AT} with 1 META value`));
+test(
+  "the installer partitions a blank disk from the image's assets; the disk boots under OVMF",
+  { timeout: 900_000 },
+  async () => {
+    assert.ok(image, "image flattened by the first test");
+    const disk = await blankDisk("installed.raw", 512 * 1024 * 1024);
+    const r = await installer(disk, { INSTALLER_META_BASE64: metaEnv });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`installed Talos ${VERSION} \\(amd64, systemd-boot\\) on ${DISK_AT} with 1 META value`),
+    );
 
-  // Independent readers: sgdisk's verifier, the project's GPT reader, fsck.vfat, mtools.
-  const v = await run("sgdisk", ["-v", disk]);
-  assert.match(v.stdout, /No problems found/, v.stdout);
-  const table = await readGpt(disk, 512);
-  assert.deepEqual(table.partitions.map((p) => p.name), ["EFI", "META", "STATE"]);
-  const efi = table.partitions[0]!;
-  const part = join(dir, "efi.part");
-  await extractRegion(disk, efi.offset, efi.size, part);
-  await run("fsck.vfat", ["-n", part]);
-  const { stdout: listing } = await run("mdir", ["-i", part, "-/", "-b", "::"], {
-    env: { ...process.env, MTOOLS_SKIP_CHECK: "1" },
-  });
-  const files = listing.split("\n").map((l) => l.trim().replace(/^::\//, "/")).filter(Boolean).sort();
-  for (const want of ["/EFI/boot/BOOTX64.efi", `/EFI/Linux/Talos-${VERSION}.efi`, "/loader/loader.conf"])
-    assert.ok(files.includes(want), `${want} in ${files.join(" ")}`);
-  await rm(part, { force: true });
+    // Independent readers: sgdisk's verifier, the project's GPT reader, fsck.vfat, mtools.
+    const v = await run("sgdisk", ["-v", disk]);
+    assert.match(v.stdout, /No problems found/, v.stdout);
+    const table = await readGpt(disk, 512);
+    assert.deepEqual(
+      table.partitions.map((p) => p.name),
+      ["EFI", "META", "STATE"],
+    );
+    const efi = table.partitions[0]!;
+    const part = join(dir, "efi.part");
+    await extractRegion(disk, efi.offset, efi.size, part);
+    await run("fsck.vfat", ["-n", part]);
+    const { stdout: listing } = await run("mdir", ["-i", part, "-/", "-b", "::"], {
+      env: { ...process.env, MTOOLS_SKIP_CHECK: "1" },
+    });
+    const files = listing
+      .split("\n")
+      .map((l) => l.trim().replace(/^::\//, "/"))
+      .filter(Boolean)
+      .sort();
+    for (const want of ["/EFI/boot/BOOTX64.efi", `/EFI/Linux/Talos-${VERSION}.efi`, "/loader/loader.conf"])
+      assert.ok(files.includes(want), `${want} in ${files.join(" ")}`);
+    await rm(part, { force: true });
 
-  const { facts } = await bootStarvedAgain({
-    arch: "amd64",
-    firmware: "uefi",
-    media: { kind: "disk", path: disk },
-    timeoutMs: 300_000,
-  });
-  assert.equal(facts.boot, "uefi");
-  assert.equal(facts.secureboot, "disabled");
-  // systemd-boot 257 starts the UKI's default profile (not the reset entry). The installer's
-  // UKI carries no META (upstream's installer output refuses it): META reaches the disk through
-  // the installer's environment, as on a machine booted from the ISO.
-  assert.equal(
-    facts.cmdline?.trim(),
-    buildKernelCmdline({
-      platform: "metal",
+    const { facts } = await bootStarvedAgain({
       arch: "amd64",
-      version: VERSION,
-      outputKind: "installer",
-      secureboot: false,
-      extraKernelArgs: ARGS,
-    }).toString(),
-  );
-  assert.deepEqual(
-    facts.extensions.map((e) => e.split("@")[0]),
-    ["bootforge-hello", "schematic"],
-    facts.extensions.join(" "),
-  );
-  assert.ok(facts.extensions.includes(`schematic@${id}`), facts.extensions.join(" "));
-  assert.deepEqual(facts.diskLabels, ["EFI", "META", "STATE"]);
-  assert.deepEqual(facts.meta, { "0x0c": parseMetaValue(META).value });
-  assert.deepEqual(facts.errors, []);
-});
+      firmware: "uefi",
+      media: { kind: "disk", path: disk },
+      timeoutMs: 300_000,
+    });
+    assert.equal(facts.boot, "uefi");
+    assert.equal(facts.secureboot, "disabled");
+    // systemd-boot 257 starts the UKI's default profile (not the reset entry). The installer's
+    // UKI carries no META (upstream's installer output refuses it): META reaches the disk through
+    // the installer's environment, as on a machine booted from the ISO.
+    assert.equal(
+      facts.cmdline?.trim(),
+      buildKernelCmdline({
+        platform: "metal",
+        arch: "amd64",
+        version: VERSION,
+        outputKind: "installer",
+        secureboot: false,
+        extraKernelArgs: ARGS,
+      }).toString(),
+    );
+    assert.deepEqual(
+      facts.extensions.map((e) => e.split("@")[0]),
+      ["bootforge-hello", "schematic"],
+      facts.extensions.join(" "),
+    );
+    assert.ok(facts.extensions.includes(`schematic@${id}`), facts.extensions.join(" "));
+    assert.deepEqual(facts.diskLabels, ["EFI", "META", "STATE"]);
+    assert.deepEqual(facts.meta, { "0x0c": parseMetaValue(META).value });
+    assert.deepEqual(facts.errors, []);
+  },
+);

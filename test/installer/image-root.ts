@@ -35,8 +35,13 @@ const readJson = async <T>(path: string): Promise<T> => JSON.parse(await readFil
 export async function flattenImage(layout: string, root: string): Promise<FlatImage> {
   const index = await readJson<{ manifests: Descriptor[] }>(join(layout, "index.json"));
   if (index.manifests.length !== 1 || index.manifests[0] === undefined)
-    throw new BootforgeError("invalid-input", `${layout}: expected one image, found ${index.manifests.length}`);
-  const manifest = await readJson<{ config: Descriptor; layers: Descriptor[] }>(blob(layout, index.manifests[0]));
+    throw new BootforgeError(
+      "invalid-input",
+      `${layout}: expected one image, found ${index.manifests.length}`,
+    );
+  const manifest = await readJson<{ config: Descriptor; layers: Descriptor[] }>(
+    blob(layout, index.manifests[0]),
+  );
   const config = await readJson<{ config?: { Entrypoint?: string[]; Env?: string[] } }>(
     blob(layout, manifest.config),
   );
@@ -49,8 +54,10 @@ export async function flattenImage(layout: string, root: string): Promise<FlatIm
       const name = basename(entry);
       if (!name.startsWith(".wh.")) continue;
       const parent = join(root, dirname(entry));
-      if (!parent.startsWith(root)) throw new BootforgeError("invalid-input", `whiteout outside the root: ${entry}`);
-      if (name === ".wh..wh..opq") await run("find", [parent, "-mindepth", "1", "-delete"]).catch(() => undefined);
+      if (!parent.startsWith(root))
+        throw new BootforgeError("invalid-input", `whiteout outside the root: ${entry}`);
+      if (name === ".wh..wh..opq")
+        await run("find", [parent, "-mindepth", "1", "-delete"]).catch(() => undefined);
       else await rm(join(parent, name.slice(".wh.".length)), { recursive: true, force: true });
     }
     // As root, GNU tar keeps owners and modes (the artifacts layer's files have mode 0, as upstream's).
@@ -138,7 +145,9 @@ export async function runInSandbox(o: {
     child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
     child.on("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(e.code === "ENOENT" ? new BootforgeError("dependency", "bwrap not found: install bubblewrap") : e);
+      reject(
+        e.code === "ENOENT" ? new BootforgeError("dependency", "bwrap not found: install bubblewrap") : e,
+      );
     });
     child.on("close", (code) => {
       clearTimeout(timer);
