@@ -232,6 +232,10 @@ export async function bootStarvedAgain(opts: BootOptions): Promise<BootResult> {
     return await boot({ ...opts, stopOn });
   } catch (e) {
     if (!(e instanceof BootFailure) || e.log.search(STARVED_TIMER) < 0) throw e;
+    // Said on stderr so that a run which needed the second boot shows it.
+    process.stderr.write(
+      `boot: guest kernel starved in its timer check, booting once more: ${e.message.split("\n")[0]}\n`,
+    );
     return boot({ ...opts, stopOn });
   }
 }
