@@ -95,9 +95,9 @@ test(
     await run(
       "skopeo",
       [
-      "copy", "--src-tls-verify=false", "--override-os", "linux", "--override-arch", "amd64",
-      `docker://${host}/metal-installer/${id}:${VERSION}`, `oci:${layout}:installer`,
-    ], // prettier-ignore
+        "copy", "--src-tls-verify=false", "--override-os", "linux", "--override-arch", "amd64",
+        `docker://${host}/metal-installer/${id}:${VERSION}`, `oci:${layout}:installer`,
+      ], // prettier-ignore
       { timeout: 600_000 },
     );
     image = await flattenImage(layout, join(dir, "root"));
@@ -107,6 +107,8 @@ test(
     const uki = await readFile(join(image.root, "usr/install/amd64/vmlinuz.efi"));
     assert.equal(uki.toString("latin1", 0, 2), "MZ");
     assert.ok(uki.includes("bootforge.installed=yes"), "the UKI carries the schematic's kernel args");
+    const sdBoot = await readFile(join(image.root, "usr/install/amd64/systemd-boot.efi"));
+    assert.equal(sdBoot.toString("latin1", 0, 2), "MZ");
   },
 );
 
