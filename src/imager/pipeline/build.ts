@@ -31,6 +31,7 @@ import { HeldReporter, progress, nullReporter, type Reporter } from "../reporter
 import { signPe } from "../secureboot/authenticode.js";
 import { writeEnrollmentDatabase } from "../secureboot/enrollment.js";
 import { buildSignedUki, type UkiSigners } from "../secureboot/signed-uki.js";
+import { loadWellKnownCertificates } from "../secureboot/well-known-certs.js";
 import { enrollmentFiles, loadSigners, resolveFilePath } from "./inputs.js";
 import type { ExtensionInput } from "../../release/release-source.js";
 import { OutputStaging } from "./publish.js";
@@ -644,12 +645,16 @@ async function enrollmentDatabase(
   if (!signers) throw internalError("SecureBoot output without signers");
   const files = enrollmentFiles(profile, inputs.keysDir);
   if (files) return files;
-  if (profile.input?.secureboot?.includeWellKnownCerts)
-    throw unsupported(
-      "including the Microsoft well-known certificates is not supported: Bootforge does not ship them",
-    );
   progress(reporter, stage, "generating SecureBoot database...");
-  return writeEnrollmentDatabase(join(ctx.work, "sb-db"), { signer: signers.uki, timestamp: ctx.epoch });
+  // Upstream puts Microsoft's KEK CAs into KEK and its UEFI CAs into db, beside the signer's certificate.
+  const wellKnown = profile.input?.secureboot?.includeWellKnownCerts
+    ? await loadWellKnownCertificates()
+    : undefined;
+  return writeEnrollmentDatabase(join(ctx.work, "sb-db"), {
+    signer: signers.uki,
+    timestamp: ctx.epoch,
+    ...(wellKnown ? { wellKnown } : {}),
+  });
 }
 
 /** A SecureBoot image's auto-enrollment (enroll mode ≠ off; default if-safe), as upstream `outImage`. */
