@@ -18,6 +18,10 @@ export interface BootFacts {
   version?: string;
   boot?: "bios" | "uefi";
   secureboot?: "enabled" | "disabled";
+  /** The `SetupMode` EFI variable (1 while no PK is enrolled). */
+  setupMode?: number;
+  /** Every signature enrolled in KEK and db: variable, type (`x509` or the GUID's hex), SHA-256 of the data. */
+  efiSignatures: { variable: string; type: string; sha256: string }[];
   /** Mounted extension layers as `name@version`, in layer order. */
   extensions: string[];
   /** Modules loaded from kernel-module extensions. */
@@ -42,7 +46,7 @@ export interface BootFacts {
 /** Extracts the facts from a serial log (other console output is ignored). */
 export function parseFacts(log: string): BootFacts {
   const f: BootFacts = {
-    lines: [], extensions: [], modules: [], failedModules: [], meta: {}, diskLabels: [], firmware: [],
+    lines: [], efiSignatures: [], extensions: [], modules: [], failedModules: [], meta: {}, diskLabels: [], firmware: [],
     microcode: [], other: {}, errors: [], ok: false,
   }; // prettier-ignore
   for (const raw of log.split(/\r?\n/)) {

@@ -93,6 +93,8 @@ async function run(
   let ukiWrite: Promise<void> | undefined;
   let iso: EarlyIso | undefined;
   const discarding: Promise<unknown>[] = [];
+  // Its signers hold connections to signer services until the build ends.
+  let built: Assets | undefined;
   try {
     reporter.report({ message: "assembling the finalized profile...", status: "running" });
     let overlay: PipelineOverlay | undefined;
@@ -140,6 +142,7 @@ async function run(
     opts.signal?.throwIfAborted();
 
     const assets: Assets = { kernel, initramfs, cmdline };
+    built = assets;
     // An ISO is built while its UKI is written (see `buildUkiStage`); other outputs, and a
     // replaced ISO stage (which may not know to wait), wait for it.
     const beside = kind === "iso" && profile.secureboot !== true && inputs.stages?.buildIso === undefined;
@@ -165,6 +168,7 @@ async function run(
     await iso?.done.catch(() => undefined);
     await ukiWrite?.catch(() => undefined);
     await Promise.allSettled(discarding);
+    built?.signers?.close?.();
     // The staging directory (in the output directory) and the work directory are apart.
     await Promise.all([
       staging.catch(() => undefined).then((s) => s?.dispose()),
