@@ -62,18 +62,21 @@ test("a SecureBoot ISO with the well-known certificates enrolls them in setup mo
     firmware: "secureboot-setup",
     media: { kind: "iso", path: iso },
     extraArgs: ["-action", "reboot=reset"],
+    // Two firmware passes and systemd-boot's menu countdown before the fixture OS starts.
+    timeoutMs: 300_000,
   });
   assert.match(log, /Enrolling secure boot keys from directory: \\loader\\keys\\auto/);
   assert.doesNotMatch(log, /Failed to write \w+ secure boot variable/);
   assert.ok(facts.ok, log.slice(-2000));
-  assert.equal(facts.secureboot, "enabled");
-  assert.equal(facts.setupMode, 0);
+  const seen = facts.lines.join("\n");
+  assert.equal(facts.secureboot, "enabled", seen);
+  assert.equal(facts.setupMode, 0, seen);
 
   const own = sha256(await readFile(join(keysDir, KEY_FILES.ukiSigningCertDer)));
   const enrolled = (variable: string) =>
     facts.efiSignatures.filter((s) => s.variable === variable).map((s) => `${s.type} ${s.sha256}`);
   const shipped = (variable: string) =>
     WELL_KNOWN_CERTIFICATES.filter((c) => c.variable === variable).map((c) => `x509 ${c.sha256}`);
-  assert.deepEqual(enrolled("KEK"), [`x509 ${own}`, ...shipped("KEK")]);
-  assert.deepEqual(enrolled("db"), [`x509 ${own}`, ...shipped("db")]);
+  assert.deepEqual(enrolled("KEK"), [`x509 ${own}`, ...shipped("KEK")], seen);
+  assert.deepEqual(enrolled("db"), [`x509 ${own}`, ...shipped("db")], seen);
 });

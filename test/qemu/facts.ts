@@ -63,6 +63,9 @@ export function parseFacts(log: string): BootFacts {
       (m[2] === "loaded" ? f.modules : f.failedModules).push(m[1]);
     } else if ((m = /^disk-label=(\S+)/.exec(line)) && m[1] !== undefined) f.diskLabels.push(m[1]);
     else if ((m = /^microcode=(\S+)/.exec(line)) && m[1] !== undefined) f.microcode.push(m[1]);
+    else if ((m = /^efi-signature=(KEK|db) (\S+) ([0-9a-f]{64})$/.exec(line)) && m[3] !== undefined)
+      f.efiSignatures.push({ variable: m[1] ?? "", type: m[2] ?? "", sha256: m[3] });
+    else if ((m = /^setupmode=([01])$/.exec(line))) f.setupMode = Number(m[1]);
     else if ((m = /^([a-z-]+)=(.*)$/.exec(line)) && m[1] !== undefined) {
       const [key, value = ""] = [m[1], m[2]];
       if (key === "extension") f.extensions.push(value);
