@@ -17,6 +17,7 @@ import {
   generateKeyPairSync,
   privateEncrypt,
   type KeyObject,
+  X509Certificate,
 } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
@@ -26,7 +27,9 @@ import { after, before, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { ensureFixtureRelease } from "../../fixtures/index.js";
+import { parseAuthVariable, parseSignatureLists } from "../../src/imager/secureboot/enrollment.js";
 import { KEY_FILES } from "../../src/imager/secureboot/keys.js";
+import { loadWellKnownCertificates } from "../../src/imager/secureboot/well-known-certs.js";
 import { runImager } from "../helpers/run-imager.js";
 import { boot } from "../qemu/boot.js";
 import { writeSnakeoilKeysDir } from "../qemu/snakeoil-keys.js";
@@ -184,14 +187,44 @@ test("a UKI signed through the gRPC signers equals the key-file one and verifies
 test("a SecureBoot ISO signed through the gRPC signers boots with Secure Boot enforced", async () => {
   const out = join(scratch, "iso-grpc");
   const r = await imager(
-    ["secureboot-iso", "--arch", "amd64", ...remote(), "--extra-kernel-arg=console=ttyS0"],
+    [
+      "secureboot-iso",
+      "--arch",
+      "amd64",
+      ...remote(),
+      "--secureboot-include-well-known-certs",
+      "--extra-kernel-arg=console=ttyS0",
+    ],
     out,
   );
   assert.equal(r.code, 0, r.stderr);
+  const iso = join(out, "metal-amd64-secureboot.iso");
+  // Its auto-enrollment files, signed through the signer, carry the Microsoft certificates.
+  const wellKnown = await loadWellKnownCertificates();
+  const cert = await readFile(join(keys, KEY_FILES.ukiSigningCert));
+  const own = Buffer.from(new X509Certificate(cert).raw);
+  for (const [name, extra] of [
+    ["KEK", wellKnown.kek],
+    ["db", wellKnown.db],
+  ] as const) {
+    const file = join(scratch, `${name}.auth`);
+    execFileSync(
+      "xorriso",
+      ["-osirrox", "on", "-indev", iso, "-extract", `/loader/keys/auto/${name}.auth`, file],
+      {
+        stdio: "ignore",
+      },
+    );
+    const esl = parseAuthVariable(await readFile(file)).data;
+    assert.deepEqual(
+      parseSignatureLists(esl).flatMap((l) => l.entries.map((e) => e.data)),
+      [own, ...extra],
+    );
+  }
   const { facts } = await boot({
     arch: "amd64",
     firmware: "secureboot-snakeoil",
-    media: { kind: "iso", path: join(out, "metal-amd64-secureboot.iso") },
+    media: { kind: "iso", path: iso },
   });
   assert.ok(facts.ok);
   assert.equal(facts.secureboot, "enabled");
