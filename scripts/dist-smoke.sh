@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export BOOTFORGE_DIST=1
 node bin/imager.js metal --arch amd64 --talos-version v1.11.0 --dry-run >/dev/null
+# The shipped Microsoft certificates are data files beside the compiled module.
+node -e 'import("./dist/src/imager/secureboot/well-known-certs.js").then((m) => m.loadWellKnownCertificates())'
 
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -29,6 +29,12 @@ test("environment overrides file, file overrides defaults", () => {
 test("unknown keys and bad values are named", () => {
   assert.throws(() => resolveConfig({ http: { listn: ":80" } }), /unknown configuration key http\.listn/);
   assert.throws(() => resolveConfig({ htp: {} }), /unknown configuration key htp/);
+  // Upstream's cloud KMS signers are refused (README): no cloud credentials to test them with.
+  for (const kms of ["azureKeyVault", "awsKMS"])
+    assert.throws(
+      () => resolveConfig({ secureBoot: { enabled: true, [kms]: {} } }),
+      new RegExp(`unknown configuration key secureBoot\\.${kms}`),
+    );
   assert.throws(
     () => configFromEnv({ BOOTFORGE_HTTP_LISTN: "x" }),
     /unknown configuration variable BOOTFORGE_HTTP_LISTN/,

@@ -64,6 +64,9 @@ test("parseFacts ignores console noise and keeps facts in order", () => {
     "BOOTFORGE-FIXTURE meta 0x0a=x\\ny",
     "BOOTFORGE-FIXTURE disk-label=META dev=vda1",
     "BOOTFORGE-FIXTURE secureboot=enabled",
+    "BOOTFORGE-FIXTURE setupmode=0",
+    `BOOTFORGE-FIXTURE efi-signature=KEK x509 ${"a".repeat(64)}`,
+    `BOOTFORGE-FIXTURE efi-signature=db c1c41626504c4092aca941f936934328 ${"b".repeat(64)}`,
     "BOOTFORGE-FIXTURE ok",
   ].join("\n");
   const f = parseFacts(log);
@@ -73,5 +76,10 @@ test("parseFacts ignores console noise and keeps facts in order", () => {
   assert.deepEqual(f.meta, { "0x0a": "x\\ny" });
   assert.deepEqual(f.diskLabels, ["META"]);
   assert.equal(f.secureboot, "enabled");
+  assert.equal(f.setupMode, 0);
+  assert.deepEqual(f.efiSignatures, [
+    { variable: "KEK", type: "x509", sha256: "a".repeat(64) },
+    { variable: "db", type: "c1c41626504c4092aca941f936934328", sha256: "b".repeat(64) },
+  ]);
   assert.ok(f.ok);
 });

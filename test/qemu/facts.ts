@@ -18,6 +18,10 @@ export interface BootFacts {
   version?: string;
   boot?: "bios" | "uefi";
   secureboot?: "enabled" | "disabled";
+  /** The `SetupMode` EFI variable (1 while no PK is enrolled). */
+  setupMode?: number;
+  /** Every signature enrolled in KEK and db: variable, type (`x509` or the GUID's hex), SHA-256 of the data. */
+  efiSignatures: { variable: string; type: string; sha256: string }[];
   /** Mounted extension layers as `name@version`, in layer order. */
   extensions: string[];
   /** Modules loaded from kernel-module extensions. */
@@ -42,7 +46,7 @@ export interface BootFacts {
 /** Extracts the facts from a serial log (other console output is ignored). */
 export function parseFacts(log: string): BootFacts {
   const f: BootFacts = {
-    lines: [], extensions: [], modules: [], failedModules: [], meta: {}, diskLabels: [], firmware: [],
+    lines: [], efiSignatures: [], extensions: [], modules: [], failedModules: [], meta: {}, diskLabels: [], firmware: [],
     microcode: [], other: {}, errors: [], ok: false,
   }; // prettier-ignore
   for (const raw of log.split(/\r?\n/)) {
@@ -59,6 +63,9 @@ export function parseFacts(log: string): BootFacts {
       (m[2] === "loaded" ? f.modules : f.failedModules).push(m[1]);
     } else if ((m = /^disk-label=(\S+)/.exec(line)) && m[1] !== undefined) f.diskLabels.push(m[1]);
     else if ((m = /^microcode=(\S+)/.exec(line)) && m[1] !== undefined) f.microcode.push(m[1]);
+    else if ((m = /^efi-signature=(KEK|db) (\S+) ([0-9a-f]{64})$/.exec(line)) && m[3] !== undefined)
+      f.efiSignatures.push({ variable: m[1] ?? "", type: m[2] ?? "", sha256: m[3] });
+    else if ((m = /^setupmode=([01])$/.exec(line))) f.setupMode = Number(m[1]);
     else if ((m = /^([a-z-]+)=(.*)$/.exec(line)) && m[1] !== undefined) {
       const [key, value = ""] = [m[1], m[2]];
       if (key === "extension") f.extensions.push(value);

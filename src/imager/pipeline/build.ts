@@ -31,6 +31,7 @@ import { HeldReporter, progress, nullReporter, type Reporter } from "../reporter
 import { signPe } from "../secureboot/authenticode.js";
 import { writeEnrollmentDatabase } from "../secureboot/enrollment.js";
 import { buildSignedUki, type UkiSigners } from "../secureboot/signed-uki.js";
+import { loadWellKnownCertificates } from "../secureboot/well-known-certs.js";
 import { enrollmentFiles, loadSigners, resolveFilePath } from "./inputs.js";
 import type { ExtensionInput } from "../../release/release-source.js";
 import { OutputStaging } from "./publish.js";
@@ -92,6 +93,8 @@ async function run(
   let ukiWrite: Promise<void> | undefined;
   let iso: EarlyIso | undefined;
   const discarding: Promise<unknown>[] = [];
+  // Its signers hold connections to signer services until the build ends.
+  let built: Assets | undefined;
   try {
     reporter.report({ message: "assembling the finalized profile...", status: "running" });
     let overlay: PipelineOverlay | undefined;
@@ -139,6 +142,7 @@ async function run(
     opts.signal?.throwIfAborted();
 
     const assets: Assets = { kernel, initramfs, cmdline };
+    built = assets;
     // An ISO is built while its UKI is written (see `buildUkiStage`); other outputs, and a
     // replaced ISO stage (which may not know to wait), wait for it.
     const beside = kind === "iso" && profile.secureboot !== true && inputs.stages?.buildIso === undefined;
@@ -164,6 +168,7 @@ async function run(
     await iso?.done.catch(() => undefined);
     await ukiWrite?.catch(() => undefined);
     await Promise.allSettled(discarding);
+    built?.signers?.close?.();
     // The staging directory (in the output directory) and the work directory are apart.
     await Promise.all([
       staging.catch(() => undefined).then((s) => s?.dispose()),
@@ -644,12 +649,16 @@ async function enrollmentDatabase(
   if (!signers) throw internalError("SecureBoot output without signers");
   const files = enrollmentFiles(profile, inputs.keysDir);
   if (files) return files;
-  if (profile.input?.secureboot?.includeWellKnownCerts)
-    throw unsupported(
-      "including the Microsoft well-known certificates is not supported: Bootforge does not ship them",
-    );
   progress(reporter, stage, "generating SecureBoot database...");
-  return writeEnrollmentDatabase(join(ctx.work, "sb-db"), { signer: signers.uki, timestamp: ctx.epoch });
+  // Upstream puts Microsoft's KEK CAs into KEK and its UEFI CAs into db, beside the signer's certificate.
+  const wellKnown = profile.input?.secureboot?.includeWellKnownCerts
+    ? await loadWellKnownCertificates()
+    : undefined;
+  return writeEnrollmentDatabase(join(ctx.work, "sb-db"), {
+    signer: signers.uki,
+    timestamp: ctx.epoch,
+    ...(wellKnown ? { wellKnown } : {}),
+  });
 }
 
 /** A SecureBoot image's auto-enrollment (enroll mode ≠ off; default if-safe), as upstream `outImage`. */

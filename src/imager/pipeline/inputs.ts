@@ -9,7 +9,13 @@ import { environmentError, invalidInput, unsupported } from "../../errors/index.
 import type { Profile, SecureBootAssets } from "../../profile/model.js";
 import type { ReleaseSource } from "../../release/release-source.js";
 import { DEFAULT_KEYS_DIR, loadCertificate, loadPrivateKey } from "../secureboot/keys.js";
-import { localCertificateSigner, localSigner } from "../secureboot/signer.js";
+import { grpcCertificateSigner, grpcDigestSigner } from "../secureboot/grpc-signer.js";
+import {
+  localCertificateSigner,
+  localSigner,
+  type CertificateSigner,
+  type DigestSigner,
+} from "../secureboot/signer.js";
 import type { UkiSigners } from "../secureboot/signed-uki.js";
 
 const IMAGER_PREFIXES = ["/usr/install/", "/usr/lib/grub/", "/etc/modules.d/"];
@@ -47,23 +53,59 @@ function isDirectory(p: string): boolean {
   }
 }
 
-/** The UKI and PCR signers a SecureBoot profile names (file keys; remote signers are not supported). */
+/**
+ * The UKI and PCR signers a SecureBoot profile names, in upstream's priority order: a gRPC signer
+ * service (`signerAddress`), else key files. Azure Key Vault and AWS KMS are refused: they need
+ * the cloud services' APIs and credentials, which cannot be exercised here.
+ */
 export async function loadSigners(profile: Profile, keysDir: string | undefined): Promise<UkiSigners> {
   const sb: SecureBootAssets = profile.input?.secureboot ?? {};
   const s = sb.secureBootSigner ?? {};
   const p = sb.pcrSigner ?? {};
-  if (s.signerAddress || p.signerAddress)
+  const cloud = [
+    ...(!s.signerAddress && !s.keyPath && (s.azureVaultURL || s.azureCertificateID)
+      ? ["secureBootSigner.azureVaultURL"]
+      : []),
+    ...(!s.signerAddress && !s.keyPath && (s.awsKMSKeyID || s.awsCertARN)
+      ? ["secureBootSigner.awsKMSKeyID"]
+      : []),
+    ...(!p.signerAddress && !p.keyPath && (p.azureVaultURL || p.azureKeyID)
+      ? ["pcrSigner.azureVaultURL"]
+      : []),
+    ...(!p.signerAddress && !p.keyPath && p.awsKMSKeyID ? ["pcrSigner.awsKMSKeyID"] : []),
+  ];
+  if (cloud.length > 0)
     throw unsupported(
-      "gRPC signer services (--secureboot-signer-address, --pcr-signer-address) are not supported",
+      `Azure Key Vault and AWS KMS signers are not supported (${cloud.join(", ")}); use key files or a gRPC signer (--secureboot-signer-address, --pcr-signer-address)`,
     );
-  if (s.azureVaultURL || s.awsKMSKeyID || p.azureVaultURL || p.awsKMSKeyID)
-    throw unsupported("Azure Key Vault and AWS KMS signers are not supported; use key files");
-  if (!s.keyPath || !s.certPath) throw invalidInput("SecureBoot signer: keyPath and certPath are required");
-  if (!p.keyPath) throw invalidInput("PCR signer: keyPath is required");
-  const ukiKey = await loadPrivateKey(keyPath(s.keyPath, keysDir), "UKI signing key");
-  const ukiCert = await loadCertificate(keyPath(s.certPath, keysDir), "UKI signing certificate");
-  const pcrKey = await loadPrivateKey(keyPath(p.keyPath, keysDir), "PCR signing key");
-  return { uki: localCertificateSigner(ukiKey, ukiCert), pcr: localSigner(pcrKey) };
+  const opened: { close(): void }[] = [];
+  try {
+    let uki: CertificateSigner;
+    if (s.signerAddress) {
+      const r = await grpcCertificateSigner(s.signerAddress);
+      opened.push(r);
+      uki = r;
+    } else {
+      if (!s.keyPath || !s.certPath)
+        throw invalidInput("SecureBoot signer: keyPath and certPath are required");
+      const ukiKey = await loadPrivateKey(keyPath(s.keyPath, keysDir), "UKI signing key");
+      const ukiCert = await loadCertificate(keyPath(s.certPath, keysDir), "UKI signing certificate");
+      uki = localCertificateSigner(ukiKey, ukiCert);
+    }
+    let pcr: DigestSigner;
+    if (p.signerAddress) {
+      const r = await grpcDigestSigner(p.signerAddress);
+      opened.push(r);
+      pcr = r;
+    } else {
+      if (!p.keyPath) throw invalidInput("PCR signer: keyPath is required");
+      pcr = localSigner(await loadPrivateKey(keyPath(p.keyPath, keysDir), "PCR signing key"));
+    }
+    return { uki, pcr, ...(opened.length > 0 ? { close: () => opened.forEach((o) => o.close()) } : {}) };
+  } catch (e) {
+    for (const o of opened) o.close();
+    throw e;
+  }
 }
 
 /** The pre-built enrollment files the profile names, if all three are set. */

@@ -6,4 +6,5 @@ export * from "./pcr.js";
 export * from "./pkcs7.js";
 export * from "./signed-uki.js";
 export * from "./signer.js";
+export * from "./well-known-certs.js";
 export * from "./x509.js";

@@ -24,6 +24,8 @@ export interface UkiSigners {
   uki: CertificateSigner;
   /** PCR policy signer (`.pcrpkey` / `.pcrsig`). */
   pcr: DigestSigner;
+  /** Releases remote signers' connections (gRPC signer services); absent for key files. */
+  close?: () => void;
 }
 
 /** Options of `buildSignedUki`. */
