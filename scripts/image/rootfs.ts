@@ -1,0 +1,158 @@
+/**
+ * The image's Debian root filesystem as layer entries: every package of the closure unpacked with
+ * `dpkg-deb -x` (no maintainer scripts run), merged path by path, plus what the maintainer scripts
+ * and the base system would have made and the image needs: the merged-/usr symlinks, the users and
+ * groups (root and the unprivileged `bootforge`), name service switch, the CA bundle
+ * `update-ca-certificates` writes, and the directories the factory and imager use.
+ */
+import { lstat, readdir, readFile, readlink } from "node:fs/promises";
+import { join } from "node:path";
+import { BootforgeError } from "../../src/errors/index.js";
+import type { LayerEntry } from "../../src/oci/layer-builder.js";
+import { unpacked, type DebInput } from "../../fixtures/lib/debian-inputs.js";
+
+/** The unprivileged user the image runs as. */
+export const IMAGE_USER = { name: "bootforge", uid: 1000, gid: 1000, home: "/home/bootforge" } as const;
+
+/** Directories owned by the image user: upstream imager's output and SecureBoot key mounts, and state. */
+export const USER_DIRS = ["/out", "/secureboot", "/var/lib/bootforge", IMAGE_USER.home] as const;
+
+/** Top-level directories Debian 13 merged into /usr (a package still shipping them lands in /usr). */
+const MERGED = ["bin", "sbin", "lib", "lib64"];
+
+/** Documentation a container never reads (copyright files stay: they are the packages' licenses). */
+function dropped(path: string): boolean {
+  if (/^usr\/share\/(man|info|lintian|locale)(\/|$)/.test(path)) return true;
+  const doc = /^usr\/share\/doc\/[^/]+\/(.+)$/.exec(path);
+  return doc?.[1] !== undefined && doc[1] !== "copyright";
+}
+
+function mergedUsr(path: string): string {
+  const top = path.split("/")[0] ?? "";
+  return MERGED.includes(top) ? `usr/${path}` : path;
+}
+
+interface Found {
+  path: string;
+  type: "file" | "directory" | "symlink";
+  mode: number;
+  source?: string;
+  linkname?: string;
+  ino: number;
+  nlink: number;
+}
+
+async function walk(root: string, rel = ""): Promise<Found[]> {
+  const out: Found[] = [];
+  for (const name of (await readdir(join(root, rel))).sort()) {
+    const r = rel === "" ? name : `${rel}/${name}`;
+    if (rel === "" && name === ".done") continue; // the unpack cache's marker
+    const full = join(root, r);
+    const st = await lstat(full);
+    const mode = st.mode & 0o7777;
+    if (st.isDirectory()) {
+      out.push({ path: r, type: "directory", mode, ino: st.ino, nlink: 1 });
+      out.push(...(await walk(root, r)));
+    } else if (st.isSymbolicLink()) {
+      out.push({ path: r, type: "symlink", mode: 0o777, linkname: await readlink(full), ino: st.ino, nlink: 1 });
+    } else if (st.isFile()) {
+      out.push({ path: r, type: "file", mode, source: full, ino: st.ino, nlink: st.nlink });
+    } else {
+      throw new BootforgeError("unsupported", `${full}: a Debian package shipped a special file`);
+    }
+  }
+  return out;
+}
+
+/** The entries of every package, unpacked once into `cache` (the first package to ship a path wins). */
+export async function packageEntries(
+  debs: readonly DebInput[],
+  cache: string,
+  debDir: string,
+): Promise<Map<string, LayerEntry>> {
+  const entries = new Map<string, LayerEntry>();
+  for (const deb of debs) {
+    const dir = await unpacked(cache, deb, debDir);
+    const found = (await walk(dir))
+      .map((f) => ({ ...f, path: mergedUsr(f.path) }))
+      .filter((f) => !dropped(f.path));
+    // Hard links (mkfs.ext2/3/4 → mke2fs): the first path in tar order carries the bytes.
+    const firstOfInode = new Map<number, string>();
+    for (const f of [...found].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+      if (f.type === "file" && f.nlink > 1 && !firstOfInode.has(f.ino)) firstOfInode.set(f.ino, f.path);
+    }
+    for (const f of found) {
+      if (entries.has(f.path)) continue;
+      const first = f.type === "file" && f.nlink > 1 ? firstOfInode.get(f.ino) : undefined;
+      if (first !== undefined && first !== f.path) {
+        entries.set(f.path, { path: f.path, type: "link", linkname: first, mode: f.mode });
+      } else if (f.type === "file") {
+        entries.set(f.path, { path: f.path, type: "file", mode: f.mode, source: f.source! });
+      } else if (f.type === "symlink") {
+        entries.set(f.path, { path: f.path, type: "symlink", linkname: f.linkname!, mode: 0o777 });
+      } else {
+        entries.set(f.path, { path: f.path, type: "directory", mode: f.mode });
+      }
+    }
+  }
+  return entries;
+}
+
+/** The CA bundle `update-ca-certificates` would write: every shipped certificate, in name order. */
+async function caBundle(entries: Map<string, LayerEntry>): Promise<string> {
+  const prefix = "usr/share/ca-certificates/";
+  const certs = [...entries.values()]
+    .filter((e) => e.path.startsWith(prefix) && e.path.endsWith(".crt") && e.source !== undefined)
+    .sort((a, b) => (a.path < b.path ? -1 : 1));
+  if (certs.length === 0) throw new BootforgeError("dependency", "ca-certificates shipped no certificate");
+  const parts: string[] = [];
+  for (const c of certs) {
+    const text = await readFile(c.source!, "utf8");
+    parts.push(text.endsWith("\n") ? text : `${text}\n`);
+  }
+  return parts.join("");
+}
+
+/**
+ * Where `dpkg`'s maintainer scripts and the base system would have left things; these replace a
+ * package's entry of the same path (an `/etc/ssl/certs` directory, `/tmp`'s mode).
+ */
+export async function systemEntries(pkgs: Map<string, LayerEntry>): Promise<LayerEntry[]> {
+  const u = IMAGE_USER;
+  const out: LayerEntry[] = [
+    ...MERGED.map((d): LayerEntry => ({ path: d, type: "symlink", linkname: `usr/${d}` })),
+    { path: "etc", type: "directory" },
+    {
+      path: "etc/passwd",
+      content: `root:x:0:0:root:/root:/usr/sbin/nologin\n${u.name}:x:${u.uid}:${u.gid}:Bootforge:${u.home}:/usr/sbin/nologin\n`,
+    },
+    { path: "etc/group", content: `root:x:0:\n${u.name}:x:${u.gid}:\n` },
+    { path: "etc/nsswitch.conf", content: "passwd: files\ngroup: files\nhosts: files dns\n" },
+    { path: "etc/ssl", type: "directory" },
+    { path: "etc/ssl/certs", type: "directory" },
+    { path: "etc/ssl/certs/ca-certificates.crt", content: await caBundle(pkgs) },
+    { path: "root", type: "directory", mode: 0o700 },
+    { path: "tmp", type: "directory", mode: 0o1777 },
+    { path: "var", type: "directory" },
+    { path: "var/lib", type: "directory" },
+    { path: "var/tmp", type: "directory", mode: 0o1777 },
+    { path: "home", type: "directory" },
+    { path: "proc", type: "directory" },
+    { path: "dev", type: "directory" },
+    { path: "sys", type: "directory" },
+    ...USER_DIRS.map(
+      (d): LayerEntry => ({ path: d.slice(1), type: "directory", mode: 0o755, uid: u.uid, gid: u.gid }),
+    ),
+  ];
+  // Debian's nodejs ships /usr/bin/node; older packaging named it nodejs only.
+  if (!pkgs.has("usr/bin/node")) {
+    if (!pkgs.has("usr/bin/nodejs")) throw new BootforgeError("dependency", "the nodejs package has no usr/bin/node");
+    out.push({ path: "usr/bin/node", type: "symlink", linkname: "nodejs" });
+  }
+  return out;
+}
+
+/** Checks the root filesystem has every program the imager runs (by name, in /usr/bin or /usr/sbin). */
+export function missingPrograms(all: ReadonlyMap<string, LayerEntry>, programs: readonly string[]): string[] {
+  return programs.filter((p) => !all.has(`usr/bin/${p}`) && !all.has(`usr/sbin/${p}`));
+}
