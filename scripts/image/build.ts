@@ -130,13 +130,14 @@ export async function buildContainerImage(o: ImageBuildOptions): Promise<ImageBu
       const archDebs = debs[arch];
       o.log(`image: ${arch}: ${archDebs.length} Debian packages`);
       const pkgs = await packageEntries(archDebs, o.cache, debDir);
-      const missing = missingPrograms(pkgs, imagePrograms());
+      for (const e of await systemEntries(pkgs)) pkgs.set(e.path, e);
+      // Node.js, the launcher's shell and setsid, and every program the imager runs.
+      const missing = missingPrograms(pkgs, ["node", "sh", "setsid", ...imagePrograms()]);
       if (missing.length > 0)
         throw new BootforgeError(
           "dependency",
           `${arch}: the packages ${rootPackages().join(", ")} do not provide ${missing.join(", ")}`,
         );
-      for (const e of await systemEntries(pkgs)) pkgs.set(e.path, e);
       const base = await buildLayer(withParents(pkgs), layers, { epoch: o.epoch });
       const image = assembleImage({
         layers: [base, app],

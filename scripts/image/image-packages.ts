@@ -32,12 +32,14 @@ const NOT_IN_IMAGE = new Set(["apt", "dpkg", "skopeo"]);
 
 /**
  * What the image installs (their dependencies follow): Node.js, the package of every program the
- * imager runs (src/imager/tools/registry.ts), libfaketime (preloaded, not run) and the CA
- * certificates the registry client trusts.
+ * imager runs (src/imager/tools/registry.ts), libfaketime (preloaded, not run), the CA
+ * certificates the registry client trusts, and the shell and `setsid` the tool launcher
+ * (src/imager/tools/launcher.ts) starts programs from. Debian marks the last two essential, so no
+ * package depends on them.
  */
 export function rootPackages(): string[] {
   const tools = Object.values(TOOL_PACKAGES).filter((p) => !NOT_IN_IMAGE.has(p));
-  return [...new Set(["nodejs", ...tools, "libfaketime", "ca-certificates"])].sort();
+  return [...new Set(["nodejs", ...tools, "libfaketime", "ca-certificates", "dash", "util-linux"])].sort();
 }
 
 /** One pinned package of the closure. */

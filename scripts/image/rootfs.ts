@@ -149,6 +149,12 @@ export async function systemEntries(pkgs: Map<string, LayerEntry>): Promise<Laye
     if (!pkgs.has("usr/bin/nodejs")) throw new BootforgeError("dependency", "the nodejs package has no usr/bin/node");
     out.push({ path: "usr/bin/node", type: "symlink", linkname: "nodejs" });
   }
+  // The shell the tool launcher starts from: dash's maintainer script made the link before
+  // Debian 13 shipped it.
+  if (!pkgs.has("usr/bin/sh")) {
+    if (!pkgs.has("usr/bin/dash")) throw new BootforgeError("dependency", "the dash package has no usr/bin/dash");
+    out.push({ path: "usr/bin/sh", type: "symlink", linkname: "dash" });
+  }
   return out;
 }
 
