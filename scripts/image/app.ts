@@ -60,12 +60,23 @@ async function staged(dir: string, make: (tmp: string) => Promise<void>): Promis
 /** `dist/` compiled from the work tree's sources into `<cache>/dist-<digest>`. */
 export async function compiledDist(repo: string, cache: string, log: (l: string) => void): Promise<string> {
   const sources = (await filesUnder(join(repo, "src"))).map((f) => `src/${f}`);
-  const digest = await digestOf(repo, [...sources, "tsconfig.json", "tsconfig.build.json", "package-lock.json"]);
+  const digest = await digestOf(repo, [
+    ...sources,
+    "tsconfig.json",
+    "tsconfig.build.json",
+    "package-lock.json",
+  ]);
   return staged(join(cache, `dist-${digest}`), async (tmp) => {
     log("image: compiling dist/ (tsc -p tsconfig.build.json)");
     await exec(
       process.execPath,
-      [join(repo, "node_modules", "typescript", "bin", "tsc"), "-p", join(repo, "tsconfig.build.json"), "--outDir", tmp],
+      [
+        join(repo, "node_modules", "typescript", "bin", "tsc"),
+        "-p",
+        join(repo, "tsconfig.build.json"),
+        "--outDir",
+        tmp,
+      ],
       { cwd: repo, maxBuffer: 64 * 1024 * 1024 },
     ).catch((e: unknown) => {
       const err = e as { stdout?: string; message: string };
@@ -75,17 +86,25 @@ export async function compiledDist(repo: string, cache: string, log: (l: string)
 }
 
 /** Production `node_modules` for the work tree's lock in `<cache>/node-modules-<digest>`. */
-export async function productionModules(repo: string, cache: string, log: (l: string) => void): Promise<string> {
+export async function productionModules(
+  repo: string,
+  cache: string,
+  log: (l: string) => void,
+): Promise<string> {
   const digest = await digestOf(repo, ["package.json", "package-lock.json"]);
   const dir = await staged(join(cache, `node-modules-${digest}`), async (tmp) => {
     log("image: installing production dependencies (npm ci --omit=dev --ignore-scripts)");
     await copyFile(join(repo, "package.json"), join(tmp, "package.json"));
     await copyFile(join(repo, "package-lock.json"), join(tmp, "package-lock.json"));
-    await exec("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--engine-strict"], {
-      cwd: tmp,
-      maxBuffer: 64 * 1024 * 1024,
-      env: { ...process.env, npm_config_update_notifier: "false" },
-    }).catch((e: unknown) => {
+    await exec(
+      "npm",
+      ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--engine-strict"],
+      {
+        cwd: tmp,
+        maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, npm_config_update_notifier: "false" },
+      },
+    ).catch((e: unknown) => {
       const err = e as { stderr?: string; message: string };
       throw new BootforgeError("dependency", `npm ci --omit=dev failed: ${err.stderr ?? err.message}`);
     });
@@ -101,7 +120,11 @@ export async function productionModules(repo: string, cache: string, log: (l: st
   return join(dir, "node_modules");
 }
 
-async function treeEntries(src: string, dest: string, skip: (rel: string) => boolean = () => false): Promise<LayerEntry[]> {
+async function treeEntries(
+  src: string,
+  dest: string,
+  skip: (rel: string) => boolean = () => false,
+): Promise<LayerEntry[]> {
   const out: LayerEntry[] = [{ path: dest, type: "directory" }];
   const visit = async (rel: string): Promise<void> => {
     for (const name of (await readdir(join(src, rel))).sort()) {
@@ -137,7 +160,11 @@ export async function appEntries(repo: string, dist: string, nodeModules: string
     { path: `${a}/bin`, type: "directory" },
   ];
   for (const f of ["launch.js", "imager.js", "image-factory.js"])
-    out.push({ path: `${a}/bin/${f}`, source: join(repo, "bin", f), mode: f === "launch.js" ? 0o644 : 0o755 });
+    out.push({
+      path: `${a}/bin/${f}`,
+      source: join(repo, "bin", f),
+      mode: f === "launch.js" ? 0o644 : 0o755,
+    });
   out.push(
     { path: "usr/local", type: "directory" },
     { path: "usr/local/bin", type: "directory" },

@@ -85,7 +85,10 @@ async function git(repo: string, args: string[]): Promise<string | undefined> {
 /** Runs the whole build; nothing is left at `out` unless it completed. */
 export async function buildContainerImage(o: ImageBuildOptions): Promise<ImageBuildResult> {
   if (o.out === undefined && o.push === undefined && o.updateLock !== true)
-    throw new BootforgeError("invalid-input", "nothing to do: give --out <file>, --push <reference> or --update-lock");
+    throw new BootforgeError(
+      "invalid-input",
+      "nothing to do: give --out <file>, --push <reference> or --update-lock",
+    );
   const pkg = JSON.parse(await readFile(join(o.repo, "package.json"), "utf8")) as {
     version: string;
     license: string;
@@ -121,7 +124,9 @@ export async function buildContainerImage(o: ImageBuildOptions): Promise<ImageBu
       "org.opencontainers.image.created": new Date(o.epoch * 1000).toISOString(),
     };
     if (o.sourceUrl === undefined)
-      o.log("image: warning: no --source URL (nor a git remote); the image has no org.opencontainers.image.source label");
+      o.log(
+        "image: warning: no --source URL (nor a git remote); the image has no org.opencontainers.image.source label",
+      );
     if (revision === undefined) o.log("image: warning: not a git checkout; the image has no revision label");
 
     const images: BuiltImage[] = [];
@@ -164,7 +169,11 @@ export async function buildContainerImage(o: ImageBuildOptions): Promise<ImageBu
         annotations: labels,
       });
       images.push(image);
-      platforms.push({ arch, manifest: image.manifest.digest, bytes: base.descriptor.size + app.descriptor.size });
+      platforms.push({
+        arch,
+        manifest: image.manifest.digest,
+        bytes: base.descriptor.size + app.descriptor.size,
+      });
     }
     const index = assembleIndex(images);
     const tag = pkg.version;
@@ -187,7 +196,12 @@ export async function buildContainerImage(o: ImageBuildOptions): Promise<ImageBu
     if (o.push !== undefined) {
       const ref = parseReference(o.push);
       const client = new RegistryClient(o.insecure === true ? { insecure: [ref.registry] } : {});
-      await copyImage(layout, tag, new RegistrySink(client, ref), ref.tag !== undefined ? { tag: ref.tag } : {});
+      await copyImage(
+        layout,
+        tag,
+        new RegistrySink(client, ref),
+        ref.tag !== undefined ? { tag: ref.tag } : {},
+      );
       o.log(`image: pushed ${o.push} (${index.digest})`);
     }
     return { digest: index.digest, platforms };

@@ -18,13 +18,20 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const program = new Command("image")
   .description("Build Bootforge's container image (OCI index of linux/amd64 and linux/arm64)")
   .option("--out <file>", "write the image as an OCI tar (oci-archive)")
-  .option("--push <reference>", "push the image index to this reference, e.g. registry.example/bootforge:v0.1.0")
+  .option(
+    "--push <reference>",
+    "push the image index to this reference, e.g. registry.example/bootforge:v0.1.0",
+  )
   .option("--insecure", "push over plain HTTP (a registry on loopback)", false)
   .option("--arch <list>", "comma-separated architectures", ARCHES.join(","))
   .option("--source <url>", "org.opencontainers.image.source (default: the git remote origin)")
   .option("--name <name>", "the image's name in the OCI tar's index (default bootforge:<version>)")
   .option("--cache <dir>", "cache of Debian packages and build stagings", join(REPO, ".cache", "image"))
-  .option("--lock <file>", "lock of the image's Debian packages", join(REPO, "scripts", "image", "packages.lock.json"))
+  .option(
+    "--lock <file>",
+    "lock of the image's Debian packages",
+    join(REPO, "scripts", "image", "packages.lock.json"),
+  )
   .option("--update-lock", "resolve the packages' closure against the mirror and rewrite the lock", false);
 
 program.parse();
@@ -45,7 +52,10 @@ try {
   const arches = o.arch.split(",").map((a) => a.trim());
   for (const a of arches)
     if (!(ARCHES as readonly string[]).includes(a))
-      throw new BootforgeError("invalid-input", `--arch: unknown architecture "${a}" (known: ${ARCHES.join(", ")})`);
+      throw new BootforgeError(
+        "invalid-input",
+        `--arch: unknown architecture "${a}" (known: ${ARCHES.join(", ")})`,
+      );
   // Reproducible by default: the time of the commit built, unless SOURCE_DATE_EPOCH says otherwise.
   const committed = await promisify(execFile)("git", ["log", "-1", "--format=%ct"], { cwd: REPO }).then(
     (r) => r.stdout.trim(),

@@ -97,9 +97,8 @@ function parseRelations(field: string): Alternative[][] {
     .filter((g) => g !== "")
     .map((group) =>
       group.split("|").map((alt) => {
-        const m = /^\s*([a-z0-9][a-z0-9+.-]*)(?::[a-z0-9-]+)?\s*(?:\(\s*(<<|<=|=|>=|>>)\s*([^)\s]+)\s*\))?/.exec(
-          alt,
-        );
+        const m =
+          /^\s*([a-z0-9][a-z0-9+.-]*)(?::[a-z0-9-]+)?\s*(?:\(\s*(<<|<=|=|>=|>>)\s*([^)\s]+)\s*\))?/.exec(alt);
         if (m?.[1] === undefined)
           throw new BootforgeError("invalid-input", `cannot parse the dependency "${alt.trim()}"`);
         return { name: m[1], ...(m[2] !== undefined ? { op: m[2], version: m[3] } : {}) };
@@ -138,13 +137,20 @@ export class DebianIndex {
       .filter((n) => n.includes(`_binary-${arch}_`) || n.includes("_binary-all_"))
       .sort();
     if (names.length === 0)
-      throw new BootforgeError("dependency", `no Packages index for ${arch} in ${listsDir} (did apt-get update run?)`);
+      throw new BootforgeError(
+        "dependency",
+        `no Packages index for ${arch} in ${listsDir} (did apt-get update run?)`,
+      );
     const all: IndexPackage[] = [];
     for (const n of names) {
-      const { stdout } = await promisify(execFile)("/usr/lib/apt/apt-helper", ["cat-file", join(listsDir, n)], {
-        maxBuffer: 1024 ** 3,
-        encoding: "utf8",
-      });
+      const { stdout } = await promisify(execFile)(
+        "/usr/lib/apt/apt-helper",
+        ["cat-file", join(listsDir, n)],
+        {
+          maxBuffer: 1024 ** 3,
+          encoding: "utf8",
+        },
+      );
       all.push(...parsePackages(stdout, arch));
     }
     return new DebianIndex(all);
@@ -184,7 +190,9 @@ export class DebianIndex {
       for (const group of parseRelations(p.depends)) {
         const names = new Set(chosen.keys());
         // A group some chosen package already meets adds nothing.
-        const already = group.map((a) => this.#meet(a, names)).find((m) => m !== undefined && chosen.has(m.name));
+        const already = group
+          .map((a) => this.#meet(a, names))
+          .find((m) => m !== undefined && chosen.has(m.name));
         if (already !== undefined) continue;
         const pick = group.map((a) => this.#meet(a, names)).find((m) => m !== undefined);
         if (pick === undefined)
@@ -199,7 +207,8 @@ export class DebianIndex {
   }
 }
 
-const formatAlt = (a: Alternative): string => (a.op !== undefined ? `${a.name} (${a.op} ${a.version})` : a.name);
+const formatAlt = (a: Alternative): string =>
+  a.op !== undefined ? `${a.name} (${a.op} ${a.version})` : a.name;
 
 /** Parses a `Packages` file, keeping the stanzas of `arch` and `all`. */
 export function parsePackages(text: string, arch: string): IndexPackage[] {
@@ -223,7 +232,9 @@ export function parsePackages(text: string, arch: string): IndexPackage[] {
     const sha256 = fields.get("sha256");
     if (name === undefined || version === undefined || sha256 === undefined) continue;
     if (a !== arch && a !== "all") continue;
-    const depends = [fields.get("pre-depends"), fields.get("depends")].filter((x) => x !== undefined).join(", ");
+    const depends = [fields.get("pre-depends"), fields.get("depends")]
+      .filter((x) => x !== undefined)
+      .join(", ");
     out.push({ name, version, arch: a, sha256, depends, provides: fields.get("provides") ?? "" });
   }
   return out;

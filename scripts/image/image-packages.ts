@@ -123,7 +123,11 @@ export interface PackageOptions {
 }
 
 /** The mirror's current closure of the roots for `arch`. */
-async function resolveClosure(mirror: AptMirror, arch: Arch, roots: string[]): Promise<Record<string, LockedPackage>> {
+async function resolveClosure(
+  mirror: AptMirror,
+  arch: Arch,
+  roots: string[],
+): Promise<Record<string, LockedPackage>> {
   await mirror.update();
   const index = await DebianIndex.load(mirror.listsDir, arch);
   const out: Record<string, LockedPackage> = {};
@@ -136,16 +140,24 @@ async function resolveClosure(mirror: AptMirror, arch: Arch, roots: string[]): P
  * The packages of the image for each of `arches`, downloaded into `opts.debs` and checked against
  * their sha256, sorted by name.
  */
-export async function imagePackages(arches: readonly Arch[], opts: PackageOptions): Promise<Record<Arch, DebInput[]>> {
+export async function imagePackages(
+  arches: readonly Arch[],
+  opts: PackageOptions,
+): Promise<Record<Arch, DebInput[]>> {
   const roots = rootPackages();
   const lock = opts.updateLock === true ? undefined : await readImageLock(opts.lock);
   const mirror = new AptMirror(opts.cache, IMAGE_SUITE);
   const chosen: Partial<Record<Arch, Record<string, LockedPackage>>> = {};
   const out = {} as Record<Arch, DebInput[]>;
   for (const arch of arches) {
-    let set = lock?.suite === IMAGE_SUITE && lock.roots.join(",") === roots.join(",") ? lock.packages[arch] : undefined;
+    let set =
+      lock?.suite === IMAGE_SUITE && lock.roots.join(",") === roots.join(",")
+        ? lock.packages[arch]
+        : undefined;
     if (set === undefined && opts.updateLock !== true)
-      opts.log(`image: warning: ${opts.lock} pins no closure of these packages for ${arch}; resolving from the mirror`);
+      opts.log(
+        `image: warning: ${opts.lock} pins no closure of these packages for ${arch}; resolving from the mirror`,
+      );
     // A locked package that is neither here nor on the mirror any more: re-resolve the closure.
     if (set !== undefined) {
       for (const [name, p] of Object.entries(set)) {
@@ -186,7 +198,10 @@ export async function imagePackages(arches: readonly Arch[], opts: PackageOption
         const got = await sha256File(join(opts.debs, m.file));
         if (got !== m.s.sha256) {
           await rm(join(opts.debs, m.file), { force: true });
-          throw new BootforgeError("dependency", `downloaded ${m.file} has sha256 ${got}, expected ${m.s.sha256}`);
+          throw new BootforgeError(
+            "dependency",
+            `downloaded ${m.file} has sha256 ${got}, expected ${m.s.sha256}`,
+          );
         }
       }
     }

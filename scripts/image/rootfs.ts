@@ -54,7 +54,14 @@ async function walk(root: string, rel = ""): Promise<Found[]> {
       out.push({ path: r, type: "directory", mode, ino: st.ino, nlink: 1 });
       out.push(...(await walk(root, r)));
     } else if (st.isSymbolicLink()) {
-      out.push({ path: r, type: "symlink", mode: 0o777, linkname: await readlink(full), ino: st.ino, nlink: 1 });
+      out.push({
+        path: r,
+        type: "symlink",
+        mode: 0o777,
+        linkname: await readlink(full),
+        ino: st.ino,
+        nlink: 1,
+      });
     } else if (st.isFile()) {
       out.push({ path: r, type: "file", mode, source: full, ino: st.ino, nlink: st.nlink });
     } else {
@@ -140,19 +147,25 @@ export async function systemEntries(pkgs: Map<string, LayerEntry>): Promise<Laye
     { path: "proc", type: "directory" },
     { path: "dev", type: "directory" },
     { path: "sys", type: "directory" },
-    ...USER_DIRS.map(
-      (d): LayerEntry => ({ path: d.slice(1), type: "directory", mode: 0o755, uid: u.uid, gid: u.gid }),
-    ),
+    ...USER_DIRS.map((d): LayerEntry => ({
+      path: d.slice(1),
+      type: "directory",
+      mode: 0o755,
+      uid: u.uid,
+      gid: u.gid,
+    })),
   ];
   // Debian's nodejs ships /usr/bin/node; older packaging named it nodejs only.
   if (!pkgs.has("usr/bin/node")) {
-    if (!pkgs.has("usr/bin/nodejs")) throw new BootforgeError("dependency", "the nodejs package has no usr/bin/node");
+    if (!pkgs.has("usr/bin/nodejs"))
+      throw new BootforgeError("dependency", "the nodejs package has no usr/bin/node");
     out.push({ path: "usr/bin/node", type: "symlink", linkname: "nodejs" });
   }
   // The shell the tool launcher starts from: dash's maintainer script made the link before
   // Debian 13 shipped it.
   if (!pkgs.has("usr/bin/sh")) {
-    if (!pkgs.has("usr/bin/dash")) throw new BootforgeError("dependency", "the dash package has no usr/bin/dash");
+    if (!pkgs.has("usr/bin/dash"))
+      throw new BootforgeError("dependency", "the dash package has no usr/bin/dash");
     out.push({ path: "usr/bin/sh", type: "symlink", linkname: "dash" });
   }
   return out;
