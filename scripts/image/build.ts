@@ -110,8 +110,9 @@ export async function buildContainerImage(o: ImageBuildOptions): Promise<ImageBu
   const scratch = await mkdtemp(join(o.cache, "build-"));
   try {
     const layout = await OciLayout.create(join(scratch, "layout"));
-    const layers = join(scratch, "layers");
-    await mkdir(layers);
+    // Layers are written where the layout keeps blobs (named by digest), so nothing is copied.
+    const layers = join(layout.dir, "blobs", "sha256");
+    await mkdir(layers, { recursive: true });
     const app = await buildLayer(await appEntries(o.repo, dist, modules), layers, { epoch: o.epoch });
 
     const labels: Record<string, string> = {
