@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { BootforgeError } from "../../src/errors/index.js";
 import type { LayerEntry } from "../../src/oci/layer-builder.js";
@@ -173,6 +173,3 @@ export async function appEntries(repo: string, dist: string, nodeModules: string
   );
   return out;
 }
-
-/** Paths relative to the repository, for messages. */
-export const rel = (repo: string, p: string): string => relative(repo, p) || ".";

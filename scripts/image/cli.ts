@@ -61,7 +61,7 @@ try {
     (r) => r.stdout.trim(),
     () => "",
   );
-  const epoch = buildTimestamp({ SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH ?? committed });
+  const epoch = buildTimestamp({ SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH || committed });
   const origin = await promisify(execFile)("git", ["remote", "get-url", "origin"], { cwd: REPO }).then(
     (r) => r.stdout.trim() || undefined,
     () => undefined,

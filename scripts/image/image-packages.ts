@@ -145,7 +145,8 @@ export async function imagePackages(
   opts: PackageOptions,
 ): Promise<Record<Arch, DebInput[]>> {
   const roots = rootPackages();
-  const lock = opts.updateLock === true ? undefined : await readImageLock(opts.lock);
+  const existing = await readImageLock(opts.lock);
+  const lock = opts.updateLock === true ? undefined : existing;
   const mirror = new AptMirror(opts.cache, IMAGE_SUITE);
   const chosen: Partial<Record<Arch, Record<string, LockedPackage>>> = {};
   const out = {} as Record<Arch, DebInput[]>;
@@ -211,7 +212,13 @@ export async function imagePackages(
     await writeImageLock(opts.lock, {
       suite: IMAGE_SUITE,
       roots,
-      packages: { ...(lock?.packages ?? {}), ...chosen },
+      // Another architecture's pins stay when only some were re-resolved, if they pin these roots.
+      packages: {
+        ...(existing?.suite === IMAGE_SUITE && existing.roots.join(",") === roots.join(",")
+          ? existing.packages
+          : {}),
+        ...chosen,
+      },
     });
     opts.log(`image: wrote ${opts.lock}`);
   }

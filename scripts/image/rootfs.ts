@@ -5,8 +5,13 @@
  * groups (root and the unprivileged `bootforge`), name service switch, the CA bundle
  * `update-ca-certificates` writes, and the directories the factory and imager use.
  */
-import { lstat, readdir, readFile, readlink } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { lstat, mkdir, readdir, readFile, readlink, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import tar from "tar-stream";
 import { BootforgeError } from "../../src/errors/index.js";
 import type { LayerEntry } from "../../src/oci/layer-builder.js";
 import { unpacked, type DebInput } from "../../fixtures/lib/debian-inputs.js";
@@ -71,6 +76,36 @@ async function walk(root: string, rel = ""): Promise<Found[]> {
   return out;
 }
 
+/**
+ * Each path's permission bits as the package's data tar records them (cached as JSON): what
+ * `dpkg-deb -x` leaves on disk depends on who runs it (a non-root extraction applies the umask),
+ * and the image must not.
+ */
+async function packageModes(deb: DebInput, cache: string, debDir: string): Promise<Map<string, number>> {
+  const file = join(cache, "modes", `${deb.file}.json`);
+  if (existsSync(file))
+    return new Map(Object.entries(JSON.parse(await readFile(file, "utf8")) as Record<string, number>));
+  const modes: Record<string, number> = {};
+  const child = spawn("dpkg-deb", ["--fsys-tarfile", join(debDir, deb.file)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise<number | null>((ok) => child.once("close", ok));
+  const ex = tar.extract();
+  ex.on("entry", (h, stream, next) => {
+    const name = h.name.replace(/^\.\//, "").replace(/\/$/, "");
+    if (name !== "" && name !== ".") modes[name] = (h.mode ?? 0) & 0o7777;
+    stream.on("end", next);
+    stream.resume();
+  });
+  await pipeline(child.stdout, ex as unknown as Writable);
+  if ((await exited) !== 0)
+    throw new BootforgeError("dependency", `dpkg-deb --fsys-tarfile ${deb.file} failed`);
+  await mkdir(join(cache, "modes"), { recursive: true });
+  await writeFile(`${file}.${process.pid}.tmp`, JSON.stringify(modes));
+  await rename(`${file}.${process.pid}.tmp`, file);
+  return new Map(Object.entries(modes));
+}
+
 /** The entries of every package, unpacked once into `cache` (the first package to ship a path wins). */
 export async function packageEntries(
   debs: readonly DebInput[],
@@ -80,8 +115,14 @@ export async function packageEntries(
   const entries = new Map<string, LayerEntry>();
   for (const deb of debs) {
     const dir = await unpacked(cache, deb, debDir);
+    const modes = await packageModes(deb, cache, debDir);
     const found = (await walk(dir))
-      .map((f) => ({ ...f, path: mergedUsr(f.path) }))
+      .map((f) => {
+        const mode = f.type === "symlink" ? 0o777 : modes.get(f.path);
+        if (mode === undefined)
+          throw new BootforgeError("dependency", `${deb.file}: ${f.path} is unpacked but not in the package`);
+        return { ...f, mode, path: mergedUsr(f.path) };
+      })
       .filter((f) => !dropped(f.path));
     // Hard links (mkfs.ext2/3/4 → mke2fs): the first path in tar order carries the bytes.
     const firstOfInode = new Map<number, string>();
