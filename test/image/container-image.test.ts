@@ -96,11 +96,14 @@ describe("container image (npm run image)", () => {
   let first: Build;
   let second: Build;
   let registry: TestRegistry;
+  let head = "";
   const archive = (): string => join(dir, "a.tar");
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "bootforge-image-"));
     registry = await startRegistry("none");
+    // The commit the builds see (read before them: a commit made meanwhile must not confuse the check).
+    head = (await exec("git", ["rev-parse", "HEAD"], { cwd: REPO })).stdout.trim();
     first = await buildImage(["--out", join(dir, "a.tar")]);
     // The second build redoes the assembly (only downloads and stagings are cached) and pushes too.
     second = await buildImage([
@@ -144,7 +147,6 @@ describe("container image (npm run image)", () => {
       version: string;
       license: string;
     };
-    const { stdout: head } = await exec("git", ["rev-parse", "HEAD"], { cwd: REPO });
     for (const arch of ["amd64", "arm64"]) {
       const { stdout } = await exec("skopeo", [
         "inspect",
@@ -161,7 +163,7 @@ describe("container image (npm run image)", () => {
       assert.deepEqual(c.Cmd, ["serve"]);
       assert.equal(c.Labels["org.opencontainers.image.source"], SOURCE);
       assert.equal(c.Labels["org.opencontainers.image.version"], pkg.version);
-      assert.equal(c.Labels["org.opencontainers.image.revision"], head.trim());
+      assert.equal(c.Labels["org.opencontainers.image.revision"], head);
       assert.equal(c.Labels["org.opencontainers.image.licenses"], pkg.license);
     }
   });
