@@ -161,6 +161,9 @@ describe("container image (npm run image)", () => {
       assert.equal(c.User, "1000:1000");
       assert.deepEqual(c.Entrypoint, ["/usr/local/bin/image-factory"]);
       assert.deepEqual(c.Cmd, ["serve"]);
+      // Reachable from outside the container; state where the bootforge user may write.
+      assert.ok(c.Env.includes("BOOTFORGE_HTTP_LISTEN=0.0.0.0:8080"), c.Env.join(" "));
+      assert.ok(c.Env.includes("BOOTFORGE_STORAGE_DIR=/var/lib/bootforge"), c.Env.join(" "));
       assert.equal(c.Labels["org.opencontainers.image.source"], SOURCE);
       assert.equal(c.Labels["org.opencontainers.image.version"], pkg.version);
       assert.equal(c.Labels["org.opencontainers.image.revision"], head);
