@@ -28,6 +28,9 @@ export interface LayerEntry {
   source?: string;
   /** Target of a symlink or hard link. */
   linkname?: string;
+  /** Numeric owner (default 0: root); no user or group names are written. */
+  uid?: number;
+  gid?: number;
 }
 
 /** Options for deterministic tar output. */
@@ -38,7 +41,7 @@ export interface TarOptions {
   keepOrder?: boolean;
 }
 
-/** A deterministic tar stream of `entries` (sorted, mtime = epoch, uid/gid 0, no user names). */
+/** A deterministic tar stream of `entries` (sorted, mtime = epoch, uid/gid 0 unless given, no user names). */
 export function tarStream(entries: readonly LayerEntry[], opts: TarOptions = {}): Readable {
   const pack = tar.pack();
   const sorted = opts.keepOrder
@@ -57,8 +60,8 @@ export function tarStream(entries: readonly LayerEntry[], opts: TarOptions = {})
           type,
           mode: e.mode ?? (type === "directory" ? 0o755 : 0o644),
           mtime,
-          uid: 0,
-          gid: 0,
+          uid: e.uid ?? 0,
+          gid: e.gid ?? 0,
           uname: "",
           gname: "",
           size: type === "file" ? (sourceSize ?? content.length) : 0,
