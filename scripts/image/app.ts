@@ -9,7 +9,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm } from "node:fs/promises";
+import { copyFile, cp, lstat, mkdir, readdir, readFile, readlink, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { BootforgeError } from "../../src/errors/index.js";
@@ -82,6 +82,12 @@ export async function compiledDist(repo: string, cache: string, log: (l: string)
       const err = e as { stdout?: string; message: string };
       throw new BootforgeError("dependency", `tsc failed: ${err.stdout ?? err.message}`);
     });
+    // Data the compiled tree reads beside its modules (as scripts/build.sh copies it).
+    await cp(
+      join(repo, "src", "imager", "secureboot", "well-known"),
+      join(tmp, "src", "imager", "secureboot", "well-known"),
+      { recursive: true },
+    );
   });
 }
 
