@@ -223,6 +223,11 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
   });
   metrics.gauge("bootforge_build_queue_depth", "Builds waiting for a slot.", () => queue.pending);
   metrics.gauge("bootforge_builds_running", "Builds running now.", () => queue.active);
+  metrics.gauge(
+    "bootforge_build_slots",
+    "Builds that may run at once (build.maxConcurrency).",
+    () => config.build.maxConcurrency,
+  );
 
   let secureBootCertPem: string | undefined;
   const keysDir = await secureBootKeysDir(config);
