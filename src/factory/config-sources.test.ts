@@ -217,6 +217,12 @@ test("defaults stay Bootforge's", async () => {
   assert.equal(c.build.maxConcurrency, 2);
   assert.equal(c.metrics.addr, undefined);
   assert.equal(c.secureBoot.enabled, undefined);
+  // With TLS files the derived external URL is https.
+  const tls = await file(
+    "tls.yaml",
+    "http:\n  httpListenAddr: 127.0.0.1:8443\n  certFile: c.pem\n  keyFile: k.pem\n",
+  );
+  assert.equal((await load([tls])).config.http.externalURL, "https://127.0.0.1:8443/");
 });
 
 test("every upstream key is documented in the table with a Bootforge key or a reason", () => {

@@ -11,9 +11,11 @@ import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, test } from "node:test";
 import { promisify } from "node:util";
-import { EMPTY_ID, fixturePublicKey, fixtureRelease } from "../factory/harness.js";
+import { loadConfigSources, parseConfigSources } from "../../src/factory/config-sources.js";
+import { generateSecureBootKeys, KEY_FILES } from "../../src/imager/secureboot/keys.js";
+import { EMPTY_ID, fixturePublicKey, fixtureRelease, startFactory } from "../factory/harness.js";
 import { freePort, REPO, startFactoryProcess, type FactoryProcess } from "./factory-process.js";
 
 const run = promisify(execFile);
@@ -177,7 +179,10 @@ describe("upstream configuration, TLS and the metrics port", () => {
     await writeFile(join(dir, "next.crt"), await readFile(b.cert));
     await rename(join(dir, "next.crt"), tlsCert());
     assert.ok((await curl(a.cert, `${f.url}/healthz`)).ok, "the previous pair keeps serving");
-    assert.match(f.stdout(), /"level":"warn","msg":"TLS certificate reload failed/);
+    // Log lines are written in batches (within 50 ms).
+    const warned = /"level":"warn","msg":"TLS certificate reload failed/;
+    for (let i = 0; i < 40 && !warned.test(f.stdout()); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(f.stdout(), warned);
     await writeFile(join(dir, "next.key"), await readFile(b.key));
     await rename(join(dir, "next.key"), tlsKey());
     const now = await curl(b.cert, `${f.url}/healthz`);
@@ -224,4 +229,42 @@ describe("upstream configuration, TLS and the metrics port", () => {
       /unrecognized level: "verbose": must be one of \[debug info warn error dpanic panic fatal\]/,
     );
   });
+});
+
+test('upstream\'s secureBoot.file.* keys sign with those files; metrics.addr "" turns metrics off', async () => {
+  const dir = await mkdtemp(join(tmpdir(), "bootforge-upstream-sb-"));
+  try {
+    const keys = join(dir, "keys");
+    await generateSecureBootKeys(keys, { ukiBits: 2048 });
+    const config = join(dir, "config.yaml");
+    await writeFile(
+      config,
+      [
+        "secureBoot:",
+        "  enabled: true",
+        "  file:",
+        `    signingKeyPath: ${join(keys, KEY_FILES.ukiSigningKey)}`,
+        `    signingCertPath: ${join(keys, KEY_FILES.ukiSigningCert)}`,
+        `    pcrKeyPath: ${join(keys, KEY_FILES.pcrSigningKey)}`,
+        "metrics:",
+        '  addr: ""',
+        "",
+      ].join("\n"),
+    );
+    const loaded = await loadConfigSources(parseConfigSources([config]), {});
+    assert.deepEqual(loaded.warnings, []);
+    const f = await startFactory(
+      Object.assign({}, loaded.implied, ...loaded.layers) as Record<string, unknown>,
+    );
+    try {
+      const cert = await fetch(`${f.url}/secureboot/signing-cert.pem`);
+      assert.equal(cert.status, 200);
+      assert.equal(await cert.text(), await readFile(join(keys, KEY_FILES.ukiSigningCert), "utf8"));
+      assert.equal((await fetch(`${f.url}/metrics`)).status, 404);
+    } finally {
+      await f.stop();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
