@@ -38,8 +38,8 @@ after(async () => {
 });
 
 test("the demo makes its SecureBoot keys once, serves SecureBoot assets, and its ISO boots enforced after enrollment", async () => {
-  let iso = "";
-  let cert = "";
+  let iso: string;
+  let cert: string;
   const first = await start();
   try {
     assert.match(first.stderr(), /generated the demo's SecureBoot signing key, certificate and PCR key/);
