@@ -10,14 +10,17 @@
  */
 
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { BootforgeError, exitCodeOf, isBootforgeError } from "../errors/index.js";
-import { configFromEnv, configFromFile, resolveConfig, type ResolvedConfig } from "../factory/config.js";
+import { join } from "node:path";
+import { resolveConfig, type ResolvedConfig } from "../factory/config.js";
+import { loadConfigSources, parseConfigSources } from "../factory/config-sources.js";
 import { createFactory } from "../factory/factory.js";
+import { ReloadingKeyPair } from "../factory/http/reloading-tls.js";
 import { batchedLines } from "../factory/log-lines.js";
-import { jsonLogger } from "../factory/logger.js";
-import { listen } from "../factory/server.js";
+import { jsonLogger, LOG_LEVELS, parseLogLevel, type LogThreshold } from "../factory/logger.js";
+import { listen, listenMetrics, type RunningServer } from "../factory/server.js";
+import { ensureSecureBootKeys } from "../imager/secureboot/keys.js";
 import {
   MAX_SCHEMATIC_BYTES,
   canonicalSchematic,
@@ -84,7 +87,8 @@ function schematicCommand(io: CliIO): Command {
 }
 
 interface ServeFlags {
-  config?: string;
+  config: string[];
+  logLevel: LogThreshold;
   listen?: string;
   externalUrl?: string;
   storageDir?: string;
@@ -131,8 +135,11 @@ async function demoRelease(log: (l: string) => void): Promise<DemoRelease> {
 /** A regexp matching exactly `s`. */
 const exactly = (s: string): string => `^${s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`;
 
-async function loadConfig(flags: ServeFlags): Promise<ResolvedConfig> {
-  const file = flags.config ?? process.env.BOOTFORGE_CONFIG;
+/** Configuration: `IF_*`, the `--config` sources in order, `BOOTFORGE_*`, then flags. */
+async function loadConfig(flags: ServeFlags, warn: (l: string) => void): Promise<ResolvedConfig> {
+  const given = flags.config.length > 0 ? flags.config : [process.env.BOOTFORGE_CONFIG ?? ""].filter(Boolean);
+  const loaded = await loadConfigSources(parseConfigSources(given), process.env);
+  for (const w of loaded.warnings) warn(`image-factory: warning: configuration key ${w}`);
   const fromFlags: Record<string, unknown> = {};
   const http: Record<string, unknown> = {};
   if (flags.listen !== undefined) http.listen = flags.listen;
@@ -144,12 +151,26 @@ async function loadConfig(flags: ServeFlags): Promise<ResolvedConfig> {
   if (flags.signingKeyPath !== undefined) fromFlags.cache = { signingKeyPath: flags.signingKeyPath };
   if (flags.containerSignaturePublicKey !== undefined)
     fromFlags.containerSignature = { publicKeyFile: flags.containerSignaturePublicKey };
-  return resolveConfig(file ? await configFromFile(file) : {}, configFromEnv(process.env), fromFlags);
+  return resolveConfig(loaded.implied, ...loaded.layers, fromFlags);
+}
+
+/**
+ * The demo makes its own SecureBoot keys once, in its work directory, so SecureBoot assets and
+ * `/secureboot/signing-cert.pem` work out of the box; a configured secureBoot section wins.
+ */
+async function demoSecureBoot(config: ResolvedConfig, log: (l: string) => void): Promise<ResolvedConfig> {
+  const sb = config.secureBoot;
+  if (sb.enabled !== undefined || sb.keysDir !== undefined || sb.signingKeyPath !== undefined) return config;
+  const keysDir = join(config.storage.dir, "secureboot");
+  if (await ensureSecureBootKeys(keysDir, { commonName: "Bootforge demo SecureBoot signing key" }))
+    log(`image-factory: generated the demo's SecureBoot signing key, certificate and PCR key in ${keysDir}`);
+  return { ...config, secureBoot: { ...sb, enabled: true, keysDir } };
 }
 
 async function serveCommand(flags: ServeFlags): Promise<void> {
   const log = (l: string): void => void process.stderr.write(l + "\n");
-  let config = await loadConfig(flags);
+  let config = await loadConfig(flags, log);
+  if (config.release.source === "demo") config = await demoSecureBoot(config, log);
   if (config.release.source === "demo" && config.release.layout === undefined) {
     const demo = await demoRelease(log);
     config = { ...config, release: { ...config.release, layout: demo.dir } };
@@ -167,10 +188,26 @@ async function serveCommand(flags: ServeFlags): Promise<void> {
         },
       };
   }
-  const factory = await createFactory(config, {
-    logger: jsonLogger(batchedLines((t) => void process.stdout.write(t))),
-  });
-  const server = await listen(factory.app, config.http.listen);
+  const logger = jsonLogger(
+    batchedLines((t) => void process.stdout.write(t)),
+    flags.logLevel,
+  );
+  logger.log("debug", "starting factory", { level: flags.logLevel });
+  const factory = await createFactory(config, { logger });
+  const { certFile, keyFile } = config.http;
+  const tls =
+    certFile && keyFile
+      ? new ReloadingKeyPair(certFile, keyFile, (msg, fields) => logger.log("warn", msg, fields))
+      : undefined;
+  const servers: RunningServer[] = [];
+  const metricsAddr = config.metrics.addr;
+  if (metricsAddr !== undefined && metricsAddr !== "") {
+    const m = await listenMetrics(factory.services.metrics, metricsAddr);
+    servers.push(m);
+    log(`image-factory: serving metrics at ${m.url}/metrics`);
+  }
+  const server = await listen(factory.app, config.http.listen, tls);
+  servers.push(server);
   log(`image-factory: serving at ${server.url} (external URL ${config.http.externalURL})`);
   log(`  try: curl -X POST --data-binary 'customization: {}' ${server.url}/schematics`);
   log(`       curl ${server.url}/versions`);
@@ -179,7 +216,7 @@ async function serveCommand(flags: ServeFlags): Promise<void> {
     if (stopping) return;
     stopping = true;
     log(`image-factory: ${signal}, shutting down`);
-    void server.close().then(() => process.exit(0));
+    void Promise.all(servers.map((s) => s.close())).then(() => process.exit(0));
   };
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
@@ -198,7 +235,26 @@ export function buildProgram(io: CliIO = defaultIO()): Command {
   program
     .command("serve", { isDefault: true })
     .description("run the factory (default command)")
-    .option("--config <file>", "YAML or JSON configuration file (also BOOTFORGE_CONFIG)")
+    .option(
+      "--config <sources>",
+      "configuration sources, repeatable or comma-separated, later ones overriding: FILE or " +
+        "file=FILE (.yaml, .yml, .json, .env), env=PREFIX; env=IF_ always comes first (also BOOTFORGE_CONFIG)",
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option(
+      "--log-level <level>",
+      `log level [${LOG_LEVELS.join(" ")}]`,
+      (v: string) => {
+        const level = parseLogLevel(v);
+        if (level === undefined)
+          throw new InvalidArgumentError(
+            `unrecognized level: "${v}": must be one of [${LOG_LEVELS.join(" ")}]`,
+          );
+        return level;
+      },
+      "info" as LogThreshold,
+    )
     .option("--listen <host:port>", "listen address (http.listen), default 127.0.0.1:8080")
     .option("--external-url <url>", "URL users reach the factory at (http.externalURL)")
     .option("--storage-dir <dir>", "storage directory (storage.dir)")

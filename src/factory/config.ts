@@ -41,6 +41,28 @@ const schema = z
         externalURL: url.optional(),
         externalPXEURL: url.optional(),
         allowedOrigins: z.array(z.string()).default(["*"]),
+        /** PEM certificate (chain) and key: serve HTTPS, reloading them when the files change. */
+        certFile: z.string().optional(),
+        keyFile: z.string().optional(),
+      })
+      .strict()
+      .superRefine((v, ctx) => {
+        // Upstream serves TLS when either is set; one without the other cannot work.
+        if (Boolean(v.certFile) !== Boolean(v.keyFile))
+          ctx.addIssue({
+            code: "custom",
+            path: [v.certFile ? "keyFile" : "certFile"],
+            message: "http.certFile and http.keyFile must be given together",
+          });
+      })
+      .prefault({}),
+    metrics: z
+      .object({
+        /**
+         * host:port of a separate metrics listener (then /metrics leaves the main port); empty
+         * turns metrics off, as upstream; unset keeps /metrics on the main port.
+         */
+        addr: z.string().optional(),
       })
       .strict()
       .prefault({}),
@@ -94,10 +116,30 @@ const schema = z
       .prefault({}),
     secureBoot: z
       .object({
-        enabled: z.boolean().default(false),
+        /** Unset: off, except in the demo, which makes and enables its own keys. */
+        enabled: z.boolean().optional(),
         keysDir: z.string().optional(),
+        /** Upstream's `secureBoot.file.*`: the three files instead of a keys directory. */
+        signingKeyPath: z.string().optional(),
+        signingCertPath: z.string().optional(),
+        pcrKeyPath: z.string().optional(),
       })
       .strict()
+      .superRefine((v, ctx) => {
+        const files = [v.signingKeyPath, v.signingCertPath, v.pcrKeyPath].filter((f) => f);
+        if (files.length > 0 && files.length < 3)
+          ctx.addIssue({
+            code: "custom",
+            path: ["signingKeyPath"],
+            message: "signingKeyPath, signingCertPath and pcrKeyPath must be given together",
+          });
+        if (files.length > 0 && v.keysDir)
+          ctx.addIssue({
+            code: "custom",
+            path: ["keysDir"],
+            message: "give keysDir or the key files (signingKeyPath, signingCertPath, pcrKeyPath), not both",
+          });
+      })
       .prefault({}),
     cache: z
       .object({
@@ -142,11 +184,16 @@ export interface ResolvedConfig extends FactoryConfig {
 function leafPaths(): string[][] {
   const out: string[][] = [];
   for (const [section, sub] of Object.entries(schema.shape)) {
-    const inner = (sub as unknown as { def: { innerType: z.ZodObject } }).def.innerType;
+    // Sections are objects behind prefault and, for some, a refinement.
+    let inner = (sub as unknown as { def: { innerType: z.ZodType } }).def.innerType;
+    while (!(inner instanceof z.ZodObject)) inner = (inner as unknown as { def: { in: z.ZodType } }).def.in;
     for (const key of Object.keys(inner.shape)) out.push([section, key]);
   }
   return out;
 }
+
+/** Every Bootforge configuration key, `section.key`. */
+export const CONFIG_KEYS: readonly string[] = leafPaths().map((p) => p.join("."));
 
 function setPath(obj: RawConfig, path: string[], value: unknown): void {
   let cur = obj;
@@ -159,7 +206,7 @@ function setPath(obj: RawConfig, path: string[], value: unknown): void {
 }
 
 /** Environment values: JSON for arrays/objects/booleans/numbers, otherwise the raw string. */
-function envValue(raw: string): unknown {
+export function envValue(raw: string): unknown {
   const t = raw.trim();
   if (/^[[{]/.test(t) || t === "true" || t === "false" || /^-?\d+$/.test(t)) {
     try {
@@ -235,8 +282,9 @@ export function resolveConfig(...layers: RawConfig[]): ResolvedConfig {
   }
   const c = r.data;
   const [host, port] = splitListen(c.http.listen);
+  const scheme = c.http.certFile ? "https" : "http";
   const externalURL =
-    c.http.externalURL ?? `http://${host === "0.0.0.0" || host === "::" ? "localhost" : host}:${port}/`;
+    c.http.externalURL ?? `${scheme}://${host === "0.0.0.0" || host === "::" ? "localhost" : host}:${port}/`;
   return { ...c, http: { ...c.http, externalURL, externalPXEURL: c.http.externalPXEURL ?? externalURL } };
 }
 

@@ -3,8 +3,8 @@
  * service, asset builder (queue, single flight, timeout), embedded installer registry, routes
  * and the UI. Pure wiring: no listening socket (see `server.ts`).
  */
-import { mkdir, readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readFile, rm, symlink } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { KEY_FILES } from "../imager/secureboot/keys.js";
 import {
   defaultKeychain,
@@ -184,6 +184,22 @@ async function configuredKeychain(config: ResolvedConfig): Promise<Keychain> {
   return multiKeychain(staticKeychain(map), defaultKeychain());
 }
 
+/**
+ * The SecureBoot keys directory: `secureBoot.keysDir`, or one made of links with upstream's
+ * file names to upstream's `secureBoot.file.*` paths.
+ */
+async function secureBootKeysDir(config: ResolvedConfig): Promise<string | undefined> {
+  const sb = config.secureBoot;
+  if (!sb.signingKeyPath || !sb.signingCertPath || !sb.pcrKeyPath) return sb.keysDir;
+  const dir = join(config.storage.dir, "secureboot-files");
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await symlink(resolve(sb.signingKeyPath), join(dir, KEY_FILES.ukiSigningKey));
+  await symlink(resolve(sb.signingCertPath), join(dir, KEY_FILES.ukiSigningCert));
+  await symlink(resolve(sb.pcrKeyPath), join(dir, KEY_FILES.pcrSigningKey));
+  return dir;
+}
+
 /** Builds the factory from configuration. */
 export async function createFactory(config: ResolvedConfig, opts: FactoryOptions = {}): Promise<Factory> {
   const logger = opts.logger ?? silentLogger;
@@ -221,14 +237,20 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
   });
   metrics.gauge("bootforge_build_queue_depth", "Builds waiting for a slot.", () => queue.pending);
   metrics.gauge("bootforge_builds_running", "Builds running now.", () => queue.active);
+  metrics.gauge(
+    "bootforge_build_slots",
+    "Builds that may run at once (build.maxConcurrency).",
+    () => config.build.maxConcurrency,
+  );
 
   let secureBootCertPem: string | undefined;
-  if (config.secureBoot.enabled) {
-    const dir = config.secureBoot.keysDir;
+  const keysDir = await secureBootKeysDir(config);
+  if (config.secureBoot.enabled === true) {
+    const dir = keysDir;
     if (dir === undefined)
       throw new BootforgeError(
         "invalid-input",
-        "configuration secureBoot.keysDir is required when SecureBoot is enabled",
+        "configuration secureBoot.keysDir (or secureBoot.file.signingKeyPath, signingCertPath and pcrKeyPath) is required when SecureBoot is enabled",
       );
     secureBootCertPem = await readFile(join(dir, KEY_FILES.ukiSigningCert), "utf8").catch((e: unknown) => {
       throw new BootforgeError(
@@ -246,7 +268,7 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     opts.pipeline ??
     (await ImagerPipeline.create({
       scratchDir: join(scratch, "builds"),
-      keysDir: config.secureBoot.keysDir,
+      keysDir,
       logger,
     }));
   const assets = new AssetBuilder({
@@ -256,7 +278,7 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     metrics,
     timeoutMs: config.build.timeoutSeconds * 1000,
     externalURL: () => config.http.externalURL,
-    secureBootEnabled: config.secureBoot.enabled,
+    secureBootEnabled: config.secureBoot.enabled === true,
     pipeline,
   });
   let n = 0;
@@ -291,7 +313,8 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     pxeRoutes(services),
     metaRoutes(services),
     secureBootRoutes(services),
-    metricsRoutes(services),
+    // With metrics.addr set, /metrics lives on that listener alone (upstream has none on the main port).
+    ...(config.metrics.addr === undefined ? [metricsRoutes(services)] : []),
     registryRoutes(services),
     cosignRoutes(services),
     talosctlRoutes(services),

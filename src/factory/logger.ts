@@ -1,6 +1,23 @@
 /** Structured JSON logs (one object per line), with a level threshold. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/** Upstream's `--log-level` values (zap's levels); the last three keep only such lines. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error", "dpanic", "panic", "fatal"] as const;
+export type LogThreshold = (typeof LOG_LEVELS)[number];
+const ORDER: Record<LogThreshold, number> = {
+  debug: 10,
+  info: 20,
+  warn: 30,
+  error: 40,
+  dpanic: 50,
+  panic: 60,
+  fatal: 70,
+};
+
+/** Parses a `--log-level` value as zap does (either case); undefined when it is none. */
+export function parseLogLevel(text: string): LogThreshold | undefined {
+  const t = text.toLowerCase();
+  return (LOG_LEVELS as readonly string[]).includes(t) ? (t as LogThreshold) : undefined;
+}
 
 /** A minimal structured logger. */
 export interface Logger {
@@ -70,7 +87,7 @@ function keyText(k: string): string | undefined {
 }
 
 /** Writes JSON lines to `out` for levels at or above `min`. */
-export function jsonLogger(out: (line: string) => void, min: LogLevel = "info"): Logger {
+export function jsonLogger(out: (line: string) => void, min: LogThreshold = "info"): Logger {
   return {
     log(level, msg, fields = {}) {
       if (ORDER[level] < ORDER[min]) return;

@@ -5,8 +5,11 @@
 import { serve, type ServerType } from "@hono/node-server";
 import type { AddressInfo } from "node:net";
 import { createServer, type RequestListener, type Server, type ServerOptions } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { withFastPaths, type FactoryApp } from "./app.js";
 import { splitListen } from "./config.js";
+import type { ReloadingKeyPair } from "./http/reloading-tls.js";
+import type { FactoryMetrics } from "./metrics.js";
 
 /** A listening factory. */
 export interface RunningServer {
@@ -37,13 +40,24 @@ export function applyConnectionSettings(http: Server): void {
   http.headersTimeout = 66_000;
 }
 
-/** Listens on `listen` (`host:port`; port 0 picks a free one). */
-export async function listen(app: FactoryApp, listenAddr: string): Promise<RunningServer> {
+/**
+ * Listens on `listen` (`host:port`; port 0 picks a free one); HTTPS with `tls` (its pair is
+ * reloaded when the files change).
+ */
+export async function listen(
+  app: FactoryApp,
+  listenAddr: string,
+  tls?: ReloadingKeyPair,
+): Promise<RunningServer> {
   const [host, port] = splitListen(listenAddr);
   const server: ServerType = await new Promise((resolve, reject) => {
     // Hot small routes are answered before Hono (same bytes on the wire, a third of the CPU).
-    const fastServer = (options: ServerOptions, listener: RequestListener) =>
-      createServer(options, withFastPaths(app, listener));
+    const fastServer = (options: ServerOptions, listener: RequestListener) => {
+      if (tls === undefined) return createServer(options, withFastPaths(app, listener));
+      const https = createHttpsServer({ ...options, ...tls.current }, withFastPaths(app, listener));
+      tls.attach(https);
+      return https;
+    };
     const s = serve(
       { fetch: app.fetch, hostname: host, port, createServer: fastServer as typeof createServer },
       () => resolve(s),
@@ -54,11 +68,15 @@ export async function listen(app: FactoryApp, listenAddr: string): Promise<Runni
   applyConnectionSettings(http);
   const addr = http.address() as AddressInfo;
   const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  const url = `http://${shownHost}:${addr.port}`;
+  const url = `${tls ? "https" : "http"}://${shownHost}:${addr.port}`;
   boundHooks.get(app)?.(url);
+  return closable(http, url, addr.port);
+}
+
+function closable(http: Server | HttpsServer, url: string, port: number): RunningServer {
   return {
     url,
-    port: addr.port,
+    port,
     close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => http.closeAllConnections(), graceMs);
@@ -69,4 +87,34 @@ export async function listen(app: FactoryApp, listenAddr: string): Promise<Runni
         http.closeIdleConnections();
       }),
   };
+}
+
+/**
+ * Serves `GET /metrics` alone on its own address (`metrics.addr`), as upstream's metrics
+ * listener does; every other path is 404.
+ */
+export async function listenMetrics(metrics: FactoryMetrics, listenAddr: string): Promise<RunningServer> {
+  const [host, port] = splitListen(listenAddr);
+  const http = createServer((req, res) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== "/metrics") {
+      res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" }).end("404 page not found\n");
+      return;
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { Allow: "GET, HEAD" }).end();
+      return;
+    }
+    const body = metrics.render();
+    res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+    res.end(req.method === "HEAD" ? undefined : body);
+  });
+  applyConnectionSettings(http);
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(port, host, () => resolve());
+  });
+  const addr = http.address() as AddressInfo;
+  const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return closable(http, `http://${shownHost}:${addr.port}`, addr.port);
 }

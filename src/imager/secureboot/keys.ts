@@ -5,7 +5,7 @@
  */
 import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { invalidInput } from "../../errors/index.js";
 import { localCertificateSigner, localSigner, type CertificateSigner, type DigestSigner } from "./signer.js";
@@ -120,4 +120,26 @@ export async function generateSecureBootKeys(
   await write(KEY_FILES.ukiSigningCertDer, ukiCert.der);
   await write(KEY_FILES.pcrSigningKey, pcrKey.export({ type: "pkcs1", format: "pem" }));
   return { ukiKey, ukiCert, pcrKey };
+}
+
+/**
+ * A keys directory made once and kept: if `dir` holds the signing key, certificate and PCR key,
+ * they are used as they are; otherwise a fresh set is generated beside it and renamed into
+ * place, so an interrupted first run leaves no partial directory. True when generated now.
+ */
+export async function ensureSecureBootKeys(dir: string, opts: GenerateKeysOptions = {}): Promise<boolean> {
+  const needed = [KEY_FILES.ukiSigningKey, KEY_FILES.ukiSigningCert, KEY_FILES.pcrSigningKey];
+  if (needed.every((f) => existsSync(join(dir, f)))) return false;
+  if (existsSync(dir))
+    throw invalidInput(
+      `SecureBoot keys directory ${dir} exists but lacks ${needed.filter((f) => !existsSync(join(dir, f))).join(", ")}`,
+    );
+  const staging = `${dir}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    await generateSecureBootKeys(staging, opts);
+    await rename(staging, dir);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+  return true;
 }
