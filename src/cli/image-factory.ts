@@ -15,12 +15,9 @@ import { BootforgeError, exitCodeOf, isBootforgeError } from "../errors/index.js
 import { join } from "node:path";
 import { resolveConfig, type ResolvedConfig } from "../factory/config.js";
 import { loadConfigSources, parseConfigSources } from "../factory/config-sources.js";
-import { createFactory } from "../factory/factory.js";
-import { ReloadingKeyPair } from "../factory/http/reloading-tls.js";
 import { batchedLines } from "../factory/log-lines.js";
 import { jsonLogger, LOG_LEVELS, parseLogLevel, type LogThreshold } from "../factory/logger.js";
-import { listen, listenMetrics, type RunningServer } from "../factory/server.js";
-import { ensureSecureBootKeys } from "../imager/secureboot/keys.js";
+import type { RunningServer } from "../factory/server.js";
 import {
   MAX_SCHEMATIC_BYTES,
   canonicalSchematic,
@@ -162,6 +159,7 @@ async function demoSecureBoot(config: ResolvedConfig, log: (l: string) => void):
   const sb = config.secureBoot;
   if (sb.enabled !== undefined || sb.keysDir !== undefined || sb.signingKeyPath !== undefined) return config;
   const keysDir = join(config.storage.dir, "secureboot");
+  const { ensureSecureBootKeys } = await import("../imager/secureboot/keys.js");
   if (await ensureSecureBootKeys(keysDir, { commonName: "Bootforge demo SecureBoot signing key" }))
     log(`image-factory: generated the demo's SecureBoot signing key, certificate and PCR key in ${keysDir}`);
   return { ...config, secureBoot: { ...sb, enabled: true, keysDir } };
@@ -193,6 +191,12 @@ async function serveCommand(flags: ServeFlags): Promise<void> {
     flags.logLevel,
   );
   logger.log("debug", "starting factory", { level: flags.logLevel });
+  // The service and its dependencies load here, not for --help or the other subcommands.
+  const [{ createFactory }, { listen, listenMetrics }, { ReloadingKeyPair }] = await Promise.all([
+    import("../factory/factory.js"),
+    import("../factory/server.js"),
+    import("../factory/http/reloading-tls.js"),
+  ]);
   const factory = await createFactory(config, { logger });
   const { certFile, keyFile } = config.http;
   const tls =

@@ -6,15 +6,8 @@
  */
 import { Command } from "commander";
 import { invalidInput } from "../errors/index.js";
-import {
-  KeylessVerifier,
-  SIDERO_ISSUER,
-  SIDERO_SUBJECT_REGEXP,
-  loadPublicKey,
-  loadTrustedRoot,
-  verifyImage,
-  type VerifyMode,
-} from "../oci/cosign/index.js";
+import type { VerifyMode } from "../oci/cosign/index.js";
+import { SIDERO_ISSUER, SIDERO_SUBJECT_REGEXP } from "../oci/cosign/sidero-identity.js";
 
 interface Flags {
   certificateIdentityRegexp?: string;
@@ -37,6 +30,7 @@ async function modeOf(flags: Flags): Promise<VerifyMode> {
     ];
     if (keyless.some((f) => f !== undefined))
       throw invalidInput("--key excludes the keyless options (--certificate-*, --trusted-root)");
+    const { loadPublicKey } = await import("../oci/cosign/index.js");
     return { keys: [await loadPublicKey(flags.key)] };
   }
   const policy = {
@@ -45,6 +39,8 @@ async function modeOf(flags: Flags): Promise<VerifyMode> {
       ? { issuerRegExp: flags.certificateOidcIssuerRegexp }
       : { issuer: flags.certificateOidcIssuer ?? SIDERO_ISSUER }),
   };
+  // The Sigstore libraries load only when a verification runs (not for --help).
+  const { KeylessVerifier, loadTrustedRoot } = await import("../oci/cosign/index.js");
   return { keyless: new KeylessVerifier(await loadTrustedRoot(flags.trustedRoot), policy) };
 }
 
@@ -69,6 +65,7 @@ export function verifyCommand(out: { write(s: string): unknown }): Command {
     .option("--insecure", "use plain HTTP for the registry")
     .action(async (image: string, flags: Flags) => {
       const mode = await modeOf(flags);
+      const { verifyImage } = await import("../oci/cosign/index.js");
       const res = await verifyImage(image, mode, flags.insecure ? { insecure: true } : {});
       for (const line of res.verified) out.write(`${image}@${res.digest}: verified ${line}\n`);
     });

@@ -40,11 +40,7 @@ export const REKOR_BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle";
 /** Media type of the bundle a legacy signature is converted into (SET, no inclusion proof). */
 export const BUNDLE_V01_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle+json;version=0.1";
 
-/** Upstream Image Factory's default identity for Sidero's release signatures. */
-export const SIDERO_SUBJECT_REGEXP =
-  "(@siderolabs\\.com$|^releasemgr-svc@talos-production\\.iam\\.gserviceaccount\\.com$)";
-/** Upstream Image Factory's default OIDC issuer for Sidero's release signatures. */
-export const SIDERO_ISSUER = "https://accounts.google.com";
+export { SIDERO_ISSUER, SIDERO_SUBJECT_REGEXP } from "./sidero-identity.js";
 
 const MAX_BUNDLE = 1 << 20;
 const MAX_SIGNATURES = 64;
