@@ -134,7 +134,7 @@ test("every imager flag the README lists is covered here", async () => {
   assert.deepEqual(await readmeFlags(), Object.keys(CASES).sort());
 });
 
-test("every supported imager flag is accepted (never exit 3) and shows in the resolved profile", async () => {
+test("every supported imager flag is accepted (never exit 3) and shows in the resolved profile", () => {
   const baselines = new Map<string, ReturnType<typeof dryRun>>();
   for (const [flag, c] of Object.entries(CASES)) {
     const profile = c.profile ?? "metal";
