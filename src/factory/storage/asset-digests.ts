@@ -40,7 +40,12 @@ export function decodeDigests(text: string, what: string): AssetDigests {
     v = undefined;
   }
   const o = v as { sha256?: unknown; sha512?: unknown } | undefined;
-  if (typeof o?.sha256 !== "string" || !SHA256.test(o.sha256) || typeof o.sha512 !== "string" || !SHA512.test(o.sha512)) {
+  if (
+    typeof o?.sha256 !== "string" ||
+    !SHA256.test(o.sha256) ||
+    typeof o.sha512 !== "string" ||
+    !SHA512.test(o.sha512)
+  ) {
     throw new BootforgeError("io", `storage: the recorded digests of ${what} are damaged`);
   }
   return { sha256: o.sha256, sha512: o.sha512 };

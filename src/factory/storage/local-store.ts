@@ -52,7 +52,8 @@ export class LocalStore implements AssetStore {
 
   /** Opens (creating if needed) a store rooted at `root` and removes leftovers of interrupted writes. */
   static async open(root: string): Promise<LocalStore> {
-    for (const d of ["assets", "digests", "schematics", "tmp"]) await mkdir(join(root, d), { recursive: true });
+    for (const d of ["assets", "digests", "schematics", "tmp"])
+      await mkdir(join(root, d), { recursive: true });
     const tmp = join(root, "tmp");
     for (const name of await readdir(tmp)) await rm(join(tmp, name), { recursive: true, force: true });
     return new LocalStore(root);
@@ -94,7 +95,8 @@ export class LocalStore implements AssetStore {
     try {
       return decodeDigests(await readFile(this.digestsPath(key), "utf8"), key);
     } catch (e) {
-      if (!isNotFound(e)) throw e instanceof BootforgeError ? e : storageError(`reading digests of ${key}`, e);
+      if (!isNotFound(e))
+        throw e instanceof BootforgeError ? e : storageError(`reading digests of ${key}`, e);
     }
     try {
       const d = await digestStream(createReadStream(path));
