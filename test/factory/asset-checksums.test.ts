@@ -80,7 +80,7 @@ function backend(
     let f: TestFactory;
     let keyPath = "";
     let storage: { storage: Record<string, unknown>; dir?: string };
-    let bytes = Buffer.alloc(0);
+    let bytes: Buffer = Buffer.alloc(0);
     const base = `/image/${EMPTY_ID}/${VERSION}/${asset}`;
 
     before(async () => {

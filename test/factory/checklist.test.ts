@@ -867,7 +867,7 @@ describe("ossOnly", () => {
           assert.equal(body.toString(), `${createHash(alg).update(bytes).digest("hex")}  ${asset}\n`);
         }
         ledger.differences.push(
-          `${e.request}: upstream OSS answers 402, Bootforge answers ${res.status} (free checksums and signatures)`,
+          `${e.request}: upstream OSS answers 402, Bootforge answers ${res.status} (checksums free; signatures need cache.signingKeyPath)`,
         );
       },
     );
