@@ -88,7 +88,8 @@ test("an asset stored without a record (older Bootforge) is hashed once and reco
     await rm(record);
     const d = await (await s.get("abc"))?.digests?.();
     assert.equal(d?.sha256, hex("sha256", "hello world"));
-    assert.equal(JSON.parse(await readFile(record, "utf8")).sha512, hex("sha512", "hello world"));
+    const recorded = JSON.parse(await readFile(record, "utf8")) as { sha512: string };
+    assert.equal(recorded.sha512, hex("sha512", "hello world"));
   }));
 
 test("a damaged digest record is an error, never a wrong checksum", () =>
