@@ -220,3 +220,43 @@ describe("asset signatures without a cache signing key", () => {
     }
   });
 });
+
+describe("asset signatures by key type", () => {
+  it("an RSA cache signing key signs bundles that verify; an Ed25519 key answers 501 naming the reason, before a build", async () => {
+    const dir = await tempDir();
+    const rsa = join(dir, "rsa.pem");
+    const ed = join(dir, "ed25519.pem");
+    const pkcs8 = (k: ReturnType<typeof generateKeyPairSync>["privateKey"]) =>
+      k.export({ type: "pkcs8", format: "pem" });
+    await writeFile(rsa, pkcs8(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey));
+    await writeFile(ed, pkcs8(generateKeyPairSync("ed25519").privateKey));
+    const path = `/image/${EMPTY_ID}/${VERSION}/cmdline-metal-amd64`;
+
+    const f = await startFactory({ cache: { signingKeyPath: rsa } });
+    try {
+      await createEmpty(f);
+      const bundle = await get(f, `${path}.sigstore.json`);
+      assert.equal(bundle.res.status, 200, bundle.body.toString());
+      const asset = (await get(f, path)).body;
+      const pub = await (await fetch(`${f.url}/oci/cosign/signing-key.pub`)).text();
+      verifyBundle(JSON.parse(bundle.body.toString()), asset, pub);
+      assert.throws(
+        () => verifyBundle(JSON.parse(bundle.body.toString()), Buffer.concat([asset, Buffer.from(" ")]), pub),
+        /signature verification failed/,
+      );
+    } finally {
+      await f.stop();
+    }
+
+    const g = await startFactory({ cache: { signingKeyPath: ed } });
+    try {
+      await createEmpty(g);
+      const { res, body } = await get(g, `${path}.sigstore.json`);
+      assert.equal(res.status, 501);
+      assert.match(body.toString(), /need an ECDSA or RSA cache signing key/);
+      assert.equal(built(g), 0, "refused before building the asset");
+    } finally {
+      await g.stop();
+    }
+  });
+});

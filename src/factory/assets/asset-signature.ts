@@ -36,14 +36,19 @@ export class AssetSigner {
       .digest("hex");
   }
 
-  /** The bundle (JSON text) for an asset with this SHA-256 (hex). */
-  async bundle(sha256Hex: string): Promise<string> {
-    if (!SHA256.test(sha256Hex)) throw new BootforgeError("internal", `not a SHA-256: ${sha256Hex}`);
+  /** Throws (501) when the key cannot sign digests; routes call it before building an asset. */
+  checkKey(): void {
     if (this.#keyType !== "ec" && this.#keyType !== "rsa") {
       throw new NotImplementedError(
         `asset signatures need an ECDSA or RSA cache signing key (cache.signingKeyPath is ${this.#keyType}, which signs whole messages, not digests)`,
       );
     }
+  }
+
+  /** The bundle (JSON text) for an asset with this SHA-256 (hex). */
+  async bundle(sha256Hex: string): Promise<string> {
+    if (!SHA256.test(sha256Hex)) throw new BootforgeError("internal", `not a SHA-256: ${sha256Hex}`);
+    this.checkKey();
     const digest = Buffer.from(sha256Hex, "hex");
     const signature = await signDigest(this.#keyPath, digest);
     const bundle = {

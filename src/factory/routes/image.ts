@@ -38,11 +38,14 @@ export function imageRoutes(s: FactoryServices): RouteModule {
         throw new BootforgeError("invalid-input", `invalid filename ${JSON.stringify(filename)}`);
       }
       // Refused before any build: a signature this factory cannot make is not worth building for.
-      if (sidecar === ".sigstore.json" && s.assetSigner === undefined) {
-        throw new BootforgeError(
-          "not-found",
-          "asset signatures are not available: this factory has no cache signing key (set cache.signingKeyPath)",
-        );
+      if (sidecar === ".sigstore.json") {
+        if (s.assetSigner === undefined) {
+          throw new BootforgeError(
+            "not-found",
+            "asset signatures are not available: this factory has no cache signing key (set cache.signingKeyPath)",
+          );
+        }
+        s.assetSigner.checkKey();
       }
       const resolved = await s.assets.resolve(req);
       const obj = (await s.assets.cached(resolved, version)) ?? (await s.assets.get(req, resolved));
