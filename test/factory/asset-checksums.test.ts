@@ -163,6 +163,9 @@ function backend(
           assert.equal(head.res.headers.get("content-length"), String(full.body.length));
         else assert.ok(Number(head.res.headers.get("content-length")) > 0);
       }
+      // `?filename=` names the file in the line, as it names the download.
+      const named = await get(f, `${base}.sha256?filename=talos.img`);
+      assert.equal(named.body.toString(), `${createHash("sha256").update(bytes).digest("hex")}  talos.img\n`);
       assert.equal(built(f), 1, "nothing rebuilt");
 
       // A fresh factory on the same storage reads the recorded digests. The kernel, because assets
