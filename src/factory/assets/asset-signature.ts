@@ -12,11 +12,14 @@
 import { spawn } from "node:child_process";
 import { createHash, createPublicKey } from "node:crypto";
 import { BootforgeError } from "../../errors/index.js";
+import { limiter } from "../../imager/tools/limiter.js";
 import { requireTool } from "../../imager/tools/registry.js";
 import { SIGSTORE_BUNDLE_MEDIA_TYPE } from "../../oci/cosign/index.js";
 import { NotImplementedError } from "./asset-builder.js";
 
 const SIGN_TIMEOUT_MS = 30_000;
+// A burst of bundle requests must not start a process each at once; signing takes milliseconds.
+const signing = limiter(4);
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /** Signs asset digests with the cache signing key. */
@@ -50,7 +53,7 @@ export class AssetSigner {
     if (!SHA256.test(sha256Hex)) throw new BootforgeError("internal", `not a SHA-256: ${sha256Hex}`);
     this.checkKey();
     const digest = Buffer.from(sha256Hex, "hex");
-    const signature = await signDigest(this.#keyPath, digest);
+    const signature = await signing(() => signDigest(this.#keyPath, digest));
     const bundle = {
       mediaType: SIGSTORE_BUNDLE_MEDIA_TYPE,
       verificationMaterial: {
