@@ -34,6 +34,7 @@ import {
 } from "../release/source-verifier.js";
 import { TalosReleases } from "../release/talos-releases.js";
 import { createApp, type FactoryApp, type RouteModule } from "./app.js";
+import { AssetSigner } from "./assets/asset-signature.js";
 import { AssetBuilder, type AssetPipeline } from "./assets/asset-builder.js";
 import { ImagerPipeline } from "./assets/imager-pipeline.js";
 import { BuildQueue } from "./build-queue.js";
@@ -305,6 +306,10 @@ export async function createFactory(config: ResolvedConfig, opts: FactoryOptions
     metrics,
     secureBootCertPem,
     cosignPublicKeyPem: signingKey?.publicKeyPem,
+    assetSigner:
+      signingKey && config.cache.signingKeyPath
+        ? new AssetSigner(config.cache.signingKeyPath, signingKey.publicKeyPem)
+        : undefined,
   };
   const modules: RouteModule[] = [
     accessLog(logger, metrics),

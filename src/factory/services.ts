@@ -1,5 +1,6 @@
 /** The services route modules are written against (wired in `factory.ts`). */
 import type { AssetBuilder } from "./assets/asset-builder.js";
+import type { AssetSigner } from "./assets/asset-signature.js";
 import type { ResolvedConfig } from "./config.js";
 import type { InstallerRegistry } from "./registry/installer-registry.js";
 import type { FactoryMetrics } from "./metrics.js";
@@ -18,4 +19,6 @@ export interface FactoryServices {
   secureBootCertPem: string | undefined;
   /** PEM public key of `cache.signingKeyPath`, when cache signing is configured. */
   cosignPublicKeyPem?: string | undefined;
+  /** Signs asset digests (`.sigstore.json`) with `cache.signingKeyPath`, when configured. */
+  assetSigner?: AssetSigner | undefined;
 }

@@ -837,8 +837,42 @@ describe("brokenVersions", () => {
 });
 
 describe("ossOnly", () => {
-  // 402 is answered before any lookup and the 404s are unregistered routes: versions do not matter.
-  for (const e of X.ossOnly) {
+  // Upstream's OSS edition answers 402 for an asset's checksums and signature (Enterprise only);
+  // Bootforge gives them away (README, "How Bootforge differs from upstream"), so those entries
+  // check the difference instead: the checksum is the asset's, and the signature answers 404
+  // naming cache.signingKeyPath (this factory has no cache signing key). The other entries are
+  // unregistered routes (404): versions do not matter.
+  for (const e of X.ossOnly.filter((x) => x.status === 402)) {
+    const m = /^GET \/image\/([0-9a-f]{64})\/([^/]+)\/(.+?)(\.sha256|\.sha512|\.sigstore\.json)$/.exec(
+      e.request,
+    );
+    assert.ok(m, `unexpected 402 entry ${e.request}`);
+    const [, id, vector, asset, suffix] = m as unknown as [string, string, string, string, string];
+    const version = served(vector);
+    entry(
+      "ossOnly",
+      `${e.test} ${e.request} (free in Bootforge)`,
+      version ? undefined : notServed(vector),
+      async () => {
+        assert.equal((await schematic("empty")).id, id);
+        const path = `/image/${id}/${version}/${asset}`;
+        const { res, body } = await get(`${path}${suffix}`);
+        if (suffix === ".sigstore.json") {
+          assert.equal(res.status, 404);
+          assert.match(body.toString(), /set cache\.signingKeyPath/);
+        } else {
+          assert.equal(res.status, 200, body.toString());
+          const alg = suffix.slice(1);
+          const bytes = (await get(path)).body;
+          assert.equal(body.toString(), `${createHash(alg).update(bytes).digest("hex")}  ${asset}\n`);
+        }
+        ledger.differences.push(
+          `${e.request}: upstream OSS answers 402, Bootforge answers ${res.status} (checksums free; signatures need cache.signingKeyPath)`,
+        );
+      },
+    );
+  }
+  for (const e of X.ossOnly.filter((x) => x.status !== 402)) {
     entry("ossOnly", `${e.test} ${e.request}`, undefined, async () => {
       const { res } = await get(e.request.replace(/^GET /, ""));
       assert.equal(res.status, e.status);

@@ -3,6 +3,7 @@
  * docker-registry), plus two factory replicas sharing one registry.
  */
 import { strict as assert } from "node:assert";
+import { createHash } from "node:crypto";
 import { writeFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,6 +40,18 @@ function conformance(
       assert.equal(got.etag, put.etag);
       assert.equal(await readAll(got.open()), "0123456789");
       assert.equal(await readAll(got.open({ start: 2, end: 4 })), "234");
+    });
+
+    it("assets: SHA-256 and SHA-512 recorded at put, the same after get", async () => {
+      const key = "c".repeat(64);
+      const bytes = "checksummed asset\n";
+      const want = {
+        sha256: createHash("sha256").update(bytes).digest("hex"),
+        sha512: createHash("sha512").update(bytes).digest("hex"),
+      };
+      const put = await assets.put(key, (tmp) => writeFile(tmp, bytes));
+      assert.deepEqual(await put.digests?.(), want);
+      assert.deepEqual(await (await assets.get(key))?.digests?.(), want);
     });
 
     it("assets: a failing producer stores nothing", async () => {

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdtemp, readdir, rm, writeFile, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,5 +65,39 @@ test("schematics round-trip atomically", () =>
     assert.equal(
       await readFile(join(root, "schematics", `${"f".repeat(64)}.yaml`), "utf8"),
       "customization: {}\n",
+    );
+  }));
+
+const hex = (alg: string, s: string) => createHash(alg).update(s).digest("hex");
+
+test("digests are recorded at put and served from the record, not by reading the asset", () =>
+  withStore(async (s, root) => {
+    const put = await s.put("abc", (p) => writeFile(p, "hello world"));
+    const want = { sha256: hex("sha256", "hello world"), sha512: hex("sha512", "hello world") };
+    assert.deepEqual(await put.digests?.(), want);
+    assert.deepEqual(JSON.parse(await readFile(join(root, "digests", "ab", "abc.json"), "utf8")), want);
+    // Bytes changed behind the store's back: the record still answers, so the asset was not read.
+    await writeFile(join(root, "assets", "ab", "abc"), "HELLO WORLD");
+    assert.deepEqual(await (await s.get("abc"))?.digests?.(), want);
+  }));
+
+test("an asset stored without a record (older Bootforge) is hashed once and recorded", () =>
+  withStore(async (s, root) => {
+    await s.put("abc", (p) => writeFile(p, "hello world"));
+    const record = join(root, "digests", "ab", "abc.json");
+    await rm(record);
+    const d = await (await s.get("abc"))?.digests?.();
+    assert.equal(d?.sha256, hex("sha256", "hello world"));
+    const recorded = JSON.parse(await readFile(record, "utf8")) as { sha512: string };
+    assert.equal(recorded.sha512, hex("sha512", "hello world"));
+  }));
+
+test("a damaged digest record is an error, never a wrong checksum", () =>
+  withStore(async (s, root) => {
+    await s.put("abc", (p) => writeFile(p, "hello world"));
+    await writeFile(join(root, "digests", "ab", "abc.json"), '{"sha256":"00"}');
+    await assert.rejects(
+      async () => (await s.get("abc"))?.digests?.(),
+      /recorded digests of abc are damaged/,
     );
   }));

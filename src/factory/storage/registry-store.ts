@@ -7,8 +7,9 @@
  * key (upstream `cache.signingKeyPath`) every asset manifest gets a cosign signature
  * (`sha256-<hex>.sig`) and is re-verified on every read: an entry whose signature does not
  * verify is a cache miss (rebuilt and re-signed), so rotating the key invalidates the cache.
+ * An asset's SHA-256 is its layer digest; its SHA-512 is recorded in the manifest annotation
+ * {@link SHA512_ANNOTATION} (covered by the manifest digest, hence by the signature).
  */
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { rm, stat } from "node:fs/promises";
 import { PassThrough, Readable, Transform, type TransformCallback } from "node:stream";
@@ -24,6 +25,7 @@ import { RegistrySink } from "../../oci/source.js";
 import { sha256Of } from "../../oci/digest.js";
 import { parseManifest, type Descriptor } from "../../oci/media-types.js";
 import type { Reference } from "../../oci/reference.js";
+import { digestStream, type AssetDigests } from "./asset-digests.js";
 import type { LocalStore } from "./local-store.js";
 import type { AssetStore, SchematicStore, StoredObject } from "./types.js";
 
@@ -35,7 +37,11 @@ export const STORE_MEDIA_TYPES = {
   manifest: "application/vnd.oci.image.manifest.v1+json",
 } as const;
 
+/** Manifest annotation holding the asset's SHA-512 (hex). */
+export const SHA512_ANNOTATION = "dev.bootforge.asset.sha512";
+
 const KEY = /^[a-z0-9][a-z0-9._-]{0,127}$/;
+const SHA512 = /^[0-9a-f]{128}$/;
 const EMPTY_CONFIG = Buffer.from("{}");
 
 /** Options of {@link RegistryStore}. */
@@ -89,6 +95,7 @@ export class RegistryStore implements AssetStore {
     layer: Descriptor,
     openLayer: () => Readable,
     beforeTag?: (digest: string) => Promise<unknown>,
+    annotations?: Record<string, string>,
   ): Promise<void> {
     const c = this.#o.client;
     await c.pushBlob(repo, layer.digest, { size: layer.size, open: openLayer });
@@ -99,7 +106,13 @@ export class RegistryStore implements AssetStore {
     };
     await c.pushBlob(repo, config.digest, { size: config.size, open: () => Readable.from([EMPTY_CONFIG]) });
     const manifest = Buffer.from(
-      JSON.stringify({ schemaVersion: 2, mediaType: STORE_MEDIA_TYPES.manifest, config, layers: [layer] }),
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: STORE_MEDIA_TYPES.manifest,
+        config,
+        layers: [layer],
+        ...(annotations === undefined ? {} : { annotations }),
+      }),
     );
     if (beforeTag !== undefined) {
       // Pushed by digest first so the signature exists before the tag makes the entry visible.
@@ -109,7 +122,10 @@ export class RegistryStore implements AssetStore {
     await c.putManifest({ ...repo, tag }, manifest, STORE_MEDIA_TYPES.manifest);
   }
 
-  async #layer(repo: Reference, tag: string): Promise<{ layer: Descriptor; digest: string } | undefined> {
+  async #layer(
+    repo: Reference,
+    tag: string,
+  ): Promise<{ layer: Descriptor; digest: string; annotations: Record<string, string> } | undefined> {
     const c = this.#o.client;
     if ((await c.headManifest({ ...repo, tag })) === undefined) return undefined;
     const m = await c.getManifest({ ...repo, tag });
@@ -117,7 +133,11 @@ export class RegistryStore implements AssetStore {
     if (parsed.kind !== "manifest" || parsed.manifest.layers.length !== 1) {
       throw new BootforgeError("io", `storage: ${repo.repository}:${tag} is not a single-layer artifact`);
     }
-    return { layer: parsed.manifest.layers[0]!, digest: m.digest };
+    return {
+      layer: parsed.manifest.layers[0]!,
+      digest: m.digest,
+      annotations: parsed.manifest.annotations ?? {},
+    };
   }
 
   /** The docker-reference signatures of `repo` claim. */
@@ -141,22 +161,30 @@ export class RegistryStore implements AssetStore {
       if (!check.ok) return undefined;
     }
     const layer = found.layer;
+    const sha256 = layer.digest.slice("sha256:".length);
+    const sha512 = found.annotations[SHA512_ANNOTATION];
+    const open = (range?: { start: number; end: number }): Readable => {
+      const out = new PassThrough();
+      c.blob(repo, layer).then(
+        (s) => {
+          s.on("error", (e) => out.destroy(e));
+          if (range === undefined) s.pipe(out);
+          else s.pipe(new Slice(range.start, range.end)).pipe(out);
+        },
+        (e: unknown) => out.destroy(e as Error),
+      );
+      return out;
+    };
     return {
       key,
       size: layer.size,
-      etag: `"${layer.digest.slice("sha256:".length)}"`,
-      open: (range) => {
-        const out = new PassThrough();
-        c.blob(repo, layer).then(
-          (s) => {
-            s.on("error", (e) => out.destroy(e));
-            if (range === undefined) s.pipe(out);
-            else s.pipe(new Slice(range.start, range.end)).pipe(out);
-          },
-          (e: unknown) => out.destroy(e as Error),
-        );
-        return out;
-      },
+      etag: `"${sha256}"`,
+      // An entry pushed before SHA-512s were recorded is hashed from the registry on request.
+      digests: (): Promise<AssetDigests> =>
+        sha512 !== undefined && SHA512.test(sha512)
+          ? Promise.resolve({ sha256, sha512 })
+          : digestStream(open()),
+      open,
     };
   }
 
@@ -167,11 +195,10 @@ export class RegistryStore implements AssetStore {
     try {
       await produce(tmp);
       const size = (await stat(tmp)).size;
-      const h = createHash("sha256");
-      for await (const chunk of createReadStream(tmp)) h.update(chunk as Buffer);
+      const digests = await digestStream(createReadStream(tmp));
       const layer: Descriptor = {
         mediaType: STORE_MEDIA_TYPES.asset,
-        digest: `sha256:${h.digest("hex")}`,
+        digest: `sha256:${digests.sha256}`,
         size,
       };
       const repo = this.#repo("cache");
@@ -185,6 +212,7 @@ export class RegistryStore implements AssetStore {
           ? undefined
           : (digest) =>
               writeSignature(new RegistrySink(this.#o.client, repo), signing, this.#identity(repo), digest),
+        { [SHA512_ANNOTATION]: digests.sha512 },
       );
     } finally {
       await rm(tmp, { force: true });

@@ -1,5 +1,8 @@
 /** Storage interfaces the factory is written against; backends: local directory, OCI registry. */
 import type { Readable } from "node:stream";
+import type { AssetDigests } from "./asset-digests.js";
+
+export type { AssetDigests } from "./asset-digests.js";
 
 /** A complete stored object (assets are only visible once fully written). */
 export interface StoredObject {
@@ -11,6 +14,11 @@ export interface StoredObject {
   readonly path?: string;
   /** Opens the bytes `[start, end]` (inclusive), or the whole object. */
   open(range?: { start: number; end: number }): Readable;
+  /**
+   * The digests recorded when the asset was stored (the asset stores always have them; other
+   * objects, e.g. talosctl binaries, may not).
+   */
+  digests?(): Promise<AssetDigests>;
 }
 
 /** Content-addressed asset cache: key → bytes, written atomically. */

@@ -38,6 +38,8 @@ export const TOOL_PACKAGES = {
   bwrap: "bubblewrap",
   chmod: "coreutils",
   mkfifo: "coreutils",
+  // The factory signs asset digests (`.sigstore.json`): Node cannot sign a precomputed digest.
+  openssl: "openssl",
   // Only the fixture release builder and its tests run these.
   "apt-get": "apt",
   "apt-cache": "apt",
