@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { invalidInput } from "../errors/index.js";
-import { CONFIG_KEYS, configFromEnv, envValue } from "./config.js";
+import { CONFIG_KEYS, configFromEnv, envValue, setPath } from "./config.js";
 import { UPSTREAM_KEYS, type UpstreamKey, type ValueType } from "./upstream-keys.js";
 
 type RawConfig = Record<string, unknown>;
@@ -68,17 +68,6 @@ const prefixesOf = (keys: Iterable<string>): Set<string> => {
 };
 const branchesLower = prefixesOf([...CONFIG_KEYS, ...UPSTREAM_KEYS.keys()]);
 
-function setPath(obj: RawConfig, key: string, value: unknown): void {
-  const path = key.split(".");
-  let cur = obj;
-  for (const p of path.slice(0, -1)) {
-    const next = cur[p];
-    if (typeof next !== "object" || next === null || Array.isArray(next)) cur[p] = {};
-    cur = cur[p] as RawConfig;
-  }
-  cur[path[path.length - 1]!] = value;
-}
-
 /** strconv.ParseBool's spellings, which koanf's weak decoding accepts. */
 const BOOLS: Record<string, boolean> = {
   "1": true, t: true, T: true, TRUE: true, true: true, True: true,
@@ -120,7 +109,7 @@ function give(ctx: Context, layer: RawConfig, key: string, name: string, value: 
     const [a, b] = [...names];
     throw invalidInput(`configuration ${a} and ${b} are the same setting (${key}): give only one of them`);
   }
-  setPath(layer, key, value);
+  setPath(layer, key.split("."), value);
 }
 
 function applyUpstream(
@@ -132,7 +121,7 @@ function applyUpstream(
 ): void {
   if ("to" in entry) {
     give(ctx, layer, entry.to, name, convert(value, entry.type, name));
-    if (entry.implies) setPath(ctx.implied, entry.implies.key, entry.implies.value);
+    if (entry.implies) setPath(ctx.implied, entry.implies.key.split("."), entry.implies.value);
     return;
   }
   const scalar = typeof value === "string" || typeof value === "boolean" ? String(value) : undefined;

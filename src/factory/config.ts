@@ -173,7 +173,7 @@ const schema = z
   .strict();
 
 export type FactoryConfig = z.output<typeof schema>;
-type RawConfig = Record<string, unknown>;
+export type RawConfig = Record<string, unknown>;
 
 /** Resolved configuration with derived URLs filled in. */
 export interface ResolvedConfig extends FactoryConfig {
@@ -195,7 +195,8 @@ function leafPaths(): string[][] {
 /** Every Bootforge configuration key, `section.key`. */
 export const CONFIG_KEYS: readonly string[] = leafPaths().map((p) => p.join("."));
 
-function setPath(obj: RawConfig, path: string[], value: unknown): void {
+/** Sets `value` at `path` in `obj`, making (or replacing non-object) sections on the way. */
+export function setPath(obj: RawConfig, path: string[], value: unknown): void {
   let cur = obj;
   for (const p of path.slice(0, -1)) {
     const next = cur[p];

@@ -16,7 +16,6 @@ import { createHash } from "node:crypto";
 import { bundleFromJSON, type Bundle } from "@sigstore/bundle";
 import { Verifier, toSignedEntity, type Signer } from "@sigstore/verify";
 import { BootforgeError } from "../../errors/index.js";
-import { digestAlgorithm, digestHex } from "../digest.js";
 import { readSmallBlob } from "../image.js";
 import { parseManifest } from "../media-types.js";
 import {
@@ -29,7 +28,7 @@ import {
 } from "./format.js";
 import type { SignatureSource } from "./signature-source.js";
 import type { TrustRoot } from "./trusted-root.js";
-import { asSource, decodeBase64 } from "./verify.js";
+import { asSource, decodeBase64, statementNamesDigest } from "./verify.js";
 
 /** Layer annotation: PEM of the Fulcio leaf certificate. */
 export const CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate";
@@ -265,15 +264,7 @@ function statementNames(bundle: Bundle, digest: string): boolean {
   if (bundle.content.$case !== "dsseEnvelope") return false;
   const env = bundle.content.dsseEnvelope;
   if (env.payloadType !== IN_TOTO_PAYLOAD_TYPE) return false;
-  let statement: { subject?: { digest?: Record<string, unknown> }[] };
-  try {
-    statement = JSON.parse(Buffer.from(env.payload).toString("utf8")) as typeof statement;
-  } catch {
-    return false;
-  }
-  const alg = digestAlgorithm(digest);
-  const hex = digestHex(digest);
-  return (statement.subject ?? []).some((s) => s?.digest?.[alg] === hex);
+  return statementNamesDigest(env.payload, digest);
 }
 
 /** Checks Sigstore bundles attached to `digest` as OCI referrers. */

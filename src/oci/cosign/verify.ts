@@ -111,9 +111,14 @@ export function bundleVerifies(
     return sig !== undefined && sig.length > 0 && keys.some((k) => k.verify(pae, sig));
   });
   if (!signed) return false;
+  return statementNamesDigest(payload, digest);
+}
+
+/** Whether an in-toto statement (a DSSE payload) names `digest` among its subjects. */
+export function statementNamesDigest(payload: Uint8Array, digest: string): boolean {
   let statement: { subject?: { digest?: Record<string, unknown> }[] };
   try {
-    statement = JSON.parse(payload.toString("utf8")) as typeof statement;
+    statement = JSON.parse(Buffer.from(payload).toString("utf8")) as typeof statement;
   } catch {
     return false;
   }
