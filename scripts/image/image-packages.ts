@@ -22,6 +22,7 @@ import {
   type DebInput,
   type Stanza,
 } from "../../fixtures/lib/debian-inputs.js";
+import { parseLockJson } from "../../fixtures/lib/input-lock.js";
 import { DebianIndex } from "./debian-index.js";
 
 /** The Debian release the image is assembled from (Node.js 20 and systemd-era tools). */
@@ -78,21 +79,7 @@ const ABOUT =
 
 async function readImageLock(path: string): Promise<ImageLock | undefined> {
   if (!existsSync(path)) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(path, "utf8"));
-  } catch (e) {
-    throw new BootforgeError("invalid-input", `${path}: not JSON: ${(e as Error).message}`);
-  }
-  const r = LockSchema.safeParse(json);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new BootforgeError(
-      "invalid-input",
-      `${path}: ${issue === undefined ? "invalid" : `${issue.path.join(".") || "(root)"}: ${issue.message}`}`,
-    );
-  }
-  return r.data;
+  return parseLockJson(await readFile(path, "utf8"), path, LockSchema);
 }
 
 async function writeImageLock(path: string, lock: ImageLock): Promise<void> {
