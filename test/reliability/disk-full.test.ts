@@ -38,8 +38,13 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
+/** A build stalled by the full disk must fail the test in bounded time, not hang it. */
+const ANSWER_MS = 120_000;
+
 async function get(url: string): Promise<{ status: number; digest: string; text: string }> {
-  const r = await fetch(url);
+  const r = await fetch(url, { signal: AbortSignal.timeout(ANSWER_MS) }).catch((e: unknown) => {
+    throw new Error(`no answer to ${url} within ${ANSWER_MS / 1000} s: ${(e as Error).message}`);
+  });
   const body = Buffer.from(await r.arrayBuffer());
   return {
     status: r.status,
