@@ -41,47 +41,82 @@ async function writeFlattened(image: ResolvedImage, pack: tar.Pack): Promise<voi
   };
   const layers = [...image.manifest.layers].reverse();
   for (const layer of layers) {
-    const layerOpaque: string[] = [];
-    const ex = tar.extract();
-    const src = decompress(await image.source.blob(layer));
-    const feeding = pipeline(src, ex as unknown as Writable);
-    for await (const entry of ex) {
-      const h = entry.header;
-      const path = normalize(h.name);
-      const slash = path.lastIndexOf("/");
-      const dir = slash < 0 ? "" : path.slice(0, slash);
-      const base = path.slice(slash + 1);
-      if (path === "" || base === "..") {
-        entry.resume();
-        continue;
-      }
-      if (base === OPAQUE) {
-        layerOpaque.push(dir);
-        entry.resume();
-        continue;
-      }
-      if (base.startsWith(WHITEOUT)) {
-        const target = (dir ? `${dir}/` : "") + base.slice(WHITEOUT.length);
-        if (!seen.has(target) && !hidden(target)) seen.set(target, true);
-        entry.resume();
-        continue;
-      }
-      if (seen.has(path) || hidden(path)) {
-        entry.resume();
-        continue;
-      }
-      seen.set(path, h.type !== "directory");
-      await copyEntry(
-        pack,
-        { ...h, name: h.type === "directory" ? `${path}/` : path },
-        entry as unknown as Readable,
-      );
+    try {
+      await flattenLayer(layer, image, pack, seen, opaque, hidden);
+    } catch (e) {
+      throw layerError(layer.digest, e);
     }
-    await feeding;
-    // Opaque markers hide lower layers only, never siblings in their own layer.
-    for (const d of layerOpaque) opaque.add(d);
   }
   pack.finalize();
+}
+
+/**
+ * A layer's failure as a BootforgeError naming the layer: the tar parser's own errors (a bad
+ * header checksum, a layer that is not tar) refuse the image; zlib's, met while an entry's data
+ * is copied, are a corrupt gzip layer as `decompress` reports it. A reader that went away
+ * (premature close) has its own error to tell and is passed on as it is.
+ */
+function layerError(digest: string, e: unknown): unknown {
+  if (e instanceof BootforgeError || !(e instanceof Error)) return e;
+  const code = (e as NodeJS.ErrnoException).code ?? "";
+  if (code === "ERR_STREAM_PREMATURE_CLOSE") return e;
+  if (code.startsWith("Z_"))
+    return new BootforgeError("io", `corrupt gzip layer ${digest}: ${e.message}`, { cause: e });
+  return new BootforgeError("invalid-input", `layer ${digest} is not a valid tar archive: ${e.message}`, {
+    cause: e,
+  });
+}
+
+/** Copies one layer's entries that no upper layer hid into `pack`. */
+async function flattenLayer(
+  layer: ResolvedImage["manifest"]["layers"][number],
+  image: ResolvedImage,
+  pack: tar.Pack,
+  seen: Map<string, boolean>,
+  opaque: Set<string>,
+  hidden: (p: string) => boolean,
+): Promise<void> {
+  const layerOpaque: string[] = [];
+  const ex = tar.extract();
+  const src = decompress(await image.source.blob(layer));
+  const feeding = pipeline(src, ex as unknown as Writable);
+  // When the loop below fails first, this rejection is the same failure: awaited there, not here.
+  feeding.catch(() => undefined);
+  for await (const entry of ex) {
+    const h = entry.header;
+    const path = normalize(h.name);
+    const slash = path.lastIndexOf("/");
+    const dir = slash < 0 ? "" : path.slice(0, slash);
+    const base = path.slice(slash + 1);
+    if (path === "" || base === "..") {
+      entry.resume();
+      continue;
+    }
+    if (base === OPAQUE) {
+      layerOpaque.push(dir);
+      entry.resume();
+      continue;
+    }
+    if (base.startsWith(WHITEOUT)) {
+      const target = (dir ? `${dir}/` : "") + base.slice(WHITEOUT.length);
+      if (!seen.has(target) && !hidden(target)) seen.set(target, true);
+      entry.resume();
+      continue;
+    }
+    if (seen.has(path) || hidden(path)) {
+      entry.resume();
+      continue;
+    }
+    seen.set(path, h.type !== "directory");
+    await copyEntry(
+      pack,
+      { ...h, name: h.type === "directory" ? `${path}/` : path },
+      entry as unknown as Readable,
+    );
+  }
+  await feeding;
+  // Opaque markers hide lower layers only, never siblings in their own layer.
+  for (const d of layerOpaque) opaque.add(d);
 }
 
 /** tar-stream's extract header: the decoded PAX records ride along (missing from @types/tar-stream). */
@@ -114,6 +149,9 @@ function copyEntry(pack: tar.Pack, h: Header, data: Readable): Promise<void> {
     const header = { ...h, pax };
     if (h.type === "file" || h.type === "contiguous-file") {
       const sink = pack.entry({ ...header, type: "file" }, (e) => (e ? reject(e) : resolve()));
+      // The pack destroys the entry's sink when the flattening fails (a corrupt layer, a reader
+      // that gave up): handled here, or the process dies of an unhandled 'error' event.
+      (sink as unknown as Writable).on("error", reject);
       data.on("error", reject);
       data.pipe(sink as unknown as Writable);
     } else {

@@ -104,7 +104,7 @@ describe("factory assets built by the imager pipeline", () => {
     assert.equal(metric(m, 'bootforge_layer_cache_total{layer="initramfs",result="hit"}'), 2);
   });
 
-  it("a second download is a cache hit with the same bytes", async () => {
+  it("a second download is a cache hit (same ETag, not built again)", async () => {
     const first = await fetch(`${f.url}/image/${id}/${VERSION}/metal-amd64.iso`, { method: "HEAD" });
     const again = await download("metal-amd64.iso");
     assert.equal(again.res.headers.get("etag"), first.headers.get("etag"));

@@ -1,10 +1,14 @@
 /**
- * A factory in its own process, so tests can SIGKILL it, limit its file size (RLIMIT_FSIZE) and
- * measure its memory apart from the client. The imager pipeline is a stand-in that writes a
- * deterministic UKI of `--uki-mib` MiB slowly (`--chunk-ms` between 1 MiB chunks), so a kill can
- * land in the middle of a build; every build start and finish is appended to `--journal`.
+ * A factory in its own process, so tests can SIGKILL it, run it on a size-limited file system and
+ * measure its memory apart from the client. With `--pipeline imager` it builds with the real
+ * imager pipeline (tools, scratch space, the layer cache, the installer registry), optionally with
+ * SecureBoot keys (`--secureboot-keys`). With `--pipeline slow-uki` (the default, for the
+ * benchmarks that measure delivery alone) the pipeline is a stand-in that writes a deterministic
+ * UKI of `--uki-mib` MiB slowly (`--chunk-ms` between 1 MiB chunks); every build start and finish
+ * of the stand-in is appended to `--journal`.
  *
  *   node --import tsx test/reliability/child-factory.ts --storage <dir> --release <layout> \
+ *     [--pipeline slow-uki|imager] [--secureboot-keys <dir>] \
  *     [--uki-mib 8] [--chunk-ms 100] [--journal <file>] [--log <file>]
  *
  * `--log` appends the JSON request log there as `image-factory serve` writes it to stdout
@@ -57,6 +61,8 @@ const { values } = parseArgs({
   options: {
     storage: { type: "string" },
     release: { type: "string" },
+    pipeline: { type: "string", default: "slow-uki" },
+    "secureboot-keys": { type: "string" },
     "uki-mib": { type: "string", default: "8" },
     "chunk-ms": { type: "string", default: "100" },
     journal: { type: "string" },
@@ -75,11 +81,22 @@ const config = resolveConfig({
   release: { source: "layout", layout: values.release },
   containerSignature: { publicKeyFile: FIXTURE_PUBLIC_KEY },
   build: { maxConcurrency: 2, maxQueue: 64 },
+  ...(values["secureboot-keys"] === undefined
+    ? {}
+    : { secureBoot: { enabled: true, keysDir: values["secureboot-keys"] } }),
 });
-const pipeline = new SlowUkiPipeline(Number(values["uki-mib"]), Number(values["chunk-ms"]), values.journal);
+if (values.pipeline !== "slow-uki" && values.pipeline !== "imager") {
+  process.stderr.write(`child-factory: --pipeline must be slow-uki or imager, not ${values.pipeline}\n`);
+  process.exit(2);
+}
+// Without a pipeline option the factory wires its own: the real imager pipeline.
+const pipeline =
+  values.pipeline === "imager"
+    ? undefined
+    : new SlowUkiPipeline(Number(values["uki-mib"]), Number(values["chunk-ms"]), values.journal);
 const logFd = values.log === undefined ? undefined : openSync(values.log, "a");
 const factory = await createFactory(config, {
-  pipeline,
+  ...(pipeline === undefined ? {} : { pipeline }),
   ...(logFd === undefined ? {} : { logger: jsonLogger(batchedLines((t) => writeSync(logFd, t))) }),
 });
 const server = await listen(factory.app, "127.0.0.1:0");

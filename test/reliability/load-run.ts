@@ -3,6 +3,7 @@
  * `downloads` clients fetching a cached asset back to back, plus schematic creation at a fixed
  * rate, against a factory on loopback; the server's resident memory is sampled throughout.
  */
+import { createHash } from "node:crypto";
 import { Agent, request } from "node:http";
 import { canonicalSchematic, idOfCanonical, parseSchematic } from "../../src/schematic/index.js";
 
@@ -15,6 +16,8 @@ export interface LoadOptions {
   /** Path of a cached asset and its exact size. */
   assetPath: string;
   assetSize: number;
+  /** Its sha256 (hex): when given, every download is hashed and checked against it. */
+  assetDigest?: string;
   /** Schematic creations per second. */
   schematicsPerSecond: number;
   /** Resident memory of the server, KiB. */
@@ -36,7 +39,7 @@ export interface LoadReport {
   seconds: number;
 }
 
-type Result = { status: number; bytes: number; body: string };
+type Result = { status: number; bytes: number; body: string; digest: string };
 
 function call(
   agent: Agent,
@@ -45,6 +48,7 @@ function call(
   path: string,
   body: string | undefined,
   timeoutMs: number,
+  hash = false,
 ) {
   return new Promise<Result>((resolve, reject) => {
     const req = request(
@@ -52,12 +56,16 @@ function call(
       (res) => {
         let bytes = 0;
         let text = "";
+        const h = hash ? createHash("sha256") : undefined;
         res.on("data", (c: Buffer) => {
           bytes += c.length;
+          h?.update(c);
           // Only small bodies (errors, schematic answers) are kept.
           if (text.length < 4096) text += c.toString();
         });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, bytes, body: text }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, bytes, body: text, digest: h?.digest("hex") ?? "" }),
+        );
         res.on("error", reject);
       },
     );
@@ -94,9 +102,19 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const downloader = async () => {
     while (Date.now() < deadline) {
       try {
-        const res = await call(agent, url, "GET", o.assetPath, undefined, timeoutMs);
+        const res = await call(
+          agent,
+          url,
+          "GET",
+          o.assetPath,
+          undefined,
+          timeoutMs,
+          o.assetDigest !== undefined,
+        );
         if (res.status !== 200 || res.bytes !== o.assetSize)
           fail(`download: ${res.status} ${res.bytes} bytes ${res.body.slice(0, 200)}`);
+        else if (o.assetDigest !== undefined && res.digest !== o.assetDigest)
+          fail(`download: ${res.bytes} bytes with sha256 ${res.digest}, not ${o.assetDigest}`);
         else r.downloads++;
         r.bytes += res.bytes;
       } catch (e) {

@@ -1,6 +1,7 @@
 /**
- * Starts `child-factory.ts` in its own process (optionally under `ulimit -f`), waits for its
- * `READY <url>` line, and gives the test its URL, its PID, SIGKILL and a clean stop.
+ * Starts `child-factory.ts` in its own process (optionally under `ulimit -f`, or behind a wrapper
+ * command such as `bwrap … --size N --tmpfs <dir>`), waits for its `READY <url>` line, and gives
+ * the test its URL, its PID, SIGKILL and a clean stop.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
@@ -13,6 +14,14 @@ const START_TIMEOUT_MS = 60_000;
 export interface ChildOptions {
   storage: string;
   release: string;
+  /** `imager`: the real imager pipeline; `slow-uki` (default): the benchmarks' stand-in. */
+  pipeline?: "imager" | "slow-uki";
+  /** SecureBoot keys directory (enables SecureBoot assets). */
+  secureBootKeys?: string;
+  /** Extra environment of the child (merged over this process's). */
+  env?: Record<string, string>;
+  /** A command the child runs under (e.g. `bwrap` and its arguments); exec's the rest. */
+  wrap?: readonly string[];
   ukiMib?: number;
   chunkMs?: number;
   journal?: string;
@@ -52,6 +61,9 @@ export async function spawnFactory(o: ChildOptions): Promise<ChildFactory> {
     o.storage,
     "--release",
     o.release,
+    "--pipeline",
+    o.pipeline ?? "slow-uki",
+    ...(o.secureBootKeys ? ["--secureboot-keys", o.secureBootKeys] : []),
     "--uki-mib",
     String(o.ukiMib ?? 8),
     "--chunk-ms",
@@ -61,13 +73,29 @@ export async function spawnFactory(o: ChildOptions): Promise<ChildFactory> {
   ];
   // bash sets the limit and ignores SIGXFSZ (ignored dispositions survive exec), so an oversized
   // write returns EFBIG to Node instead of killing it: the rootless stand-in for a full disk.
+  const opts = {
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "pipe"] as ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...o.env },
+  };
+  const wrap = o.wrap ?? [];
   const child =
     o.fileSizeKiB === undefined
-      ? spawn(process.execPath, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] })
+      ? spawn(
+          wrap[0] ?? process.execPath,
+          [...wrap.slice(1), ...(wrap.length > 0 ? [process.execPath] : []), ...args],
+          opts,
+        )
       : spawn(
           "bash",
-          ["-c", `trap '' XFSZ; ulimit -f ${o.fileSizeKiB}; exec "$0" "$@"`, process.execPath, ...args],
-          { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] },
+          [
+            "-c",
+            `trap '' XFSZ; ulimit -f ${o.fileSizeKiB}; exec "$0" "$@"`,
+            ...wrap,
+            process.execPath,
+            ...args,
+          ],
+          opts,
         );
   let err = "";
   child.stderr.on("data", (c: Buffer) => (err += c.toString()));

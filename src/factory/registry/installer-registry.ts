@@ -8,7 +8,7 @@
  * does not verify (e.g. after a key change) is rebuilt and re-signed, as upstream does.
  */
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { BootforgeError } from "../../errors/index.js";
@@ -77,7 +77,9 @@ export class InstallerRegistry {
     tmp: (hint: string) => Promise<{ path: string; done: () => Promise<void> }>,
     signing?: InstallerSigning,
   ): Promise<InstallerRegistry> {
-    return new InstallerRegistry(await OciLayout.create(dir), assets, tmp, signing);
+    const layout = await OciLayout.create(dir);
+    await sweepPartialWrites(dir);
+    return new InstallerRegistry(layout, assets, tmp, signing);
   }
 
   /** The index of `<image>/<id>:<version>`, building both architectures on first use. */
@@ -184,5 +186,20 @@ export class InstallerRegistry {
     const st = await stat(file).catch(() => undefined);
     if (st === undefined || !st.isFile()) return undefined;
     return { size: st.size, open: () => createReadStream(file) };
+  }
+}
+
+/**
+ * Removes what a killed factory was writing: blobs and index files are written to
+ * `<name>.tmp-<random>` and renamed into place, so such a name is never a finished object.
+ * The layout belongs to this factory alone (as the asset store's tmp/ does), so none is in use.
+ */
+async function sweepPartialWrites(dir: string): Promise<void> {
+  const partial = (name: string) => name.includes(".tmp-");
+  for (const name of await readdir(dir)) if (partial(name)) await rm(join(dir, name), { force: true });
+  for (const alg of await readdir(join(dir, "blobs")).catch(() => [] as string[])) {
+    const d = join(dir, "blobs", alg);
+    for (const name of await readdir(d).catch(() => [] as string[]))
+      if (partial(name)) await rm(join(d, name), { force: true });
   }
 }

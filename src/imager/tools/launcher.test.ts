@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -180,6 +180,50 @@ test("a dead launcher fails its running programs and is replaced for the next", 
   const next = await runLaunched("/bin/echo", ["again"], {});
   assert.equal(next.stdout.toString(), "again\n");
   assert.notEqual(launcher().pid, shellPid);
+});
+
+test("a SIGKILLed Node takes its programs along, process groups and their children included", async () => {
+  const dir = await scratch();
+  try {
+    // A Node process starts a plain program and a process group with a background child, writes
+    // their PIDs, and is SIGKILLed: nothing it started may keep running (and writing) afterwards.
+    const script =
+      `import { runLaunched } from "./src/imager/tools/run.ts";` +
+      `void runLaunched("/bin/sh", ["-c", "echo $$ > ${dir}/plain; exec sleep 60"], {});` +
+      `void runLaunched("/bin/sh", ["-c", "sleep 60 & echo $! > ${dir}/grouped; wait"], { newGroup: true });` +
+      `setInterval(() => undefined, 1000);`;
+    const node = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      stdio: "ignore",
+    });
+    const exited = new Promise((r) => node.once("exit", r));
+    const pidOf = async (name: string) =>
+      Number((await readFile(join(dir, name), "utf8").catch(() => "")).trim());
+    let pids: number[] = [];
+    for (let i = 0; i < 500 && pids.length < 2; i++) {
+      pids = (await Promise.all([pidOf("plain"), pidOf("grouped")])).filter((p) => p > 0);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(pids.length, 2, "both programs started");
+    node.kill("SIGKILL");
+    await exited;
+    const alive = async () => {
+      const out: number[] = [];
+      for (const pid of pids) {
+        const state = (await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")).replace(/^.*\) /s, "")[0];
+        // Gone, or a zombie waiting for whoever reaps orphans here.
+        if (state !== undefined && state !== "Z") out.push(pid);
+      }
+      return out;
+    };
+    let left = await alive();
+    for (let i = 0; i < 100 && left.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      left = await alive();
+    }
+    assert.deepEqual(left, [], "programs still running after their Node process was killed");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test("an idle launcher does not keep the process alive", () => {

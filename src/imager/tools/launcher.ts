@@ -16,6 +16,10 @@
  * difference inherited from POSIX shells: background jobs ignore SIGINT and SIGQUIT. The
  * launcher runs in its own session, so a terminal's Ctrl-C does not reach the programs either;
  * callers stop them with `kill()` (SIGKILL).
+ *
+ * When Node dies without a chance to clean up (SIGKILL, OOM), the launcher reads end-of-file and
+ * exits, and its exit trap stops every program still running (process groups included): a killed
+ * factory leaves no tool writing into its scratch space.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants as fsConstants, mkdtempSync, rmSync } from "node:fs";
@@ -62,6 +66,15 @@ export interface Launched {
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The launcher's first line. It reads its commands from Node's pipe; when Node is gone (killed,
+ * even by SIGKILL) the pipe ends, the shell exits and this trap runs: every watcher gets HUP and
+ * SIGKILLs its program (or the program's process group, which `kill 0` would not reach), the
+ * launcher waits for them, then SIGKILLs whatever is left of its own process group. The launcher
+ * itself ignores that HUP (set only now: programs started earlier keep their own dispositions).
+ */
+const ORPHAN_GUARD = `trap 'trap "" HUP; kill -HUP 0 2>/dev/null; wait; kill -9 0' EXIT\n`;
 const SETSID = "/usr/bin/setsid";
 
 /** Single-quotes `s` for the shell. */
@@ -120,6 +133,7 @@ class LauncherShell {
     this.#child.stdin!.on("error", (e: Error) => this.#die(e));
     this.#child.once("error", (e) => this.#die(e));
     this.#child.once("exit", () => this.#die(new Error("the tool launcher shell exited")));
+    this.#child.stdin!.write(ORPHAN_GUARD);
     this.#idle();
   }
 
@@ -184,6 +198,9 @@ class LauncherShell {
   #script(id: number, spec: LaunchSpec): string {
     const q = shellQuote;
     const parts: string[] = [`exec 2>${q(spec.stderrFile)}`];
+    // The launcher's exit trap sends HUP (see ORPHAN_GUARD): the program goes with the watcher.
+    const target = spec.newGroup ? `-"$p"` : `"$p"`;
+    parts.push(`p=`, `trap '[ -n "$p" ] && kill -9 ${target} 2>/dev/null; exit 129' HUP`);
     if (spec.cwd !== undefined) parts.push(`cd ${q(spec.cwd)} || { echo "E ${id} 126 01"; exit; }`);
     let command = [spec.path, ...spec.args].map(q).join(" ");
     const names = Object.keys(spec.env);
@@ -210,8 +227,9 @@ class LauncherShell {
     // it opening and reading files that have nothing in them.
     parts.push(
       `${command} <${q(spec.stdinFile ?? "/dev/null")} >${stdout} &`,
-      `echo "S ${id} $!"`,
-      `wait $!`,
+      `p=$!`,
+      `echo "S ${id} $p"`,
+      `wait $p`,
       `s=$? o=0 e=0`,
       `[ -s ${stdout} ] && o=1`,
       `[ -s ${q(spec.stderrFile)} ] && e=1`,

@@ -78,7 +78,11 @@ export async function copySource(
     const { size } = await input.stat();
     if (size > limit) throw overflow();
     await copyRangeSparse(input, 0, size, out, position).catch((e: unknown) => {
-      throw isBootforgeError(e) ? e : cannotRead(e);
+      if (isBootforgeError(e)) throw e;
+      // The copy also writes: a full disk is the output's problem, not the source's.
+      if ((e as NodeJS.ErrnoException).syscall === "write")
+        throw ioError(`cannot write ${src.path} into the output: ${(e as Error).message}`, { cause: e });
+      throw cannotRead(e);
     });
     return size;
   } finally {
