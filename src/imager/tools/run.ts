@@ -207,6 +207,8 @@ export async function runLaunched(
     let timedOut = false;
     const onAbort = (): void => job.kill();
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    // Aborted while the input file was written or the job queued: the event has already fired.
+    if (options.signal?.aborted) job.kill();
     const timer = setTimeout(() => {
       timedOut = true;
       job.kill();
