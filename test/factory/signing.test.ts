@@ -66,6 +66,8 @@ const SIGSTORE_DISABLED = /sigstore disabled/;
 interface CopiedSignature {
   payload: Buffer;
   signature: Buffer;
+  /** Signed keylessly: the signature carries a Fulcio-style certificate. */
+  keyless: boolean;
 }
 
 /**
@@ -103,6 +105,7 @@ async function skopeoSignatures(
     sigs.push({
       payload: Buffer.from(doc.payload, "base64"),
       signature: Buffer.from(doc.annotations["dev.cosignproject.cosign/signature"] ?? "", "base64"),
+      keyless: doc.annotations["dev.sigstore.cosign/certificate"] !== undefined,
     });
   }
   return { digest: `sha256:${createHash("sha256").update(manifest).digest("hex")}`, sigs };
@@ -311,14 +314,18 @@ describe("fixture release images are signed", () => {
   it("skopeo finds a release image's signature through the /v2/siderolabs proxy; openssl verifies it", async () => {
     const host = f.url.replace(/^http:\/\//, "");
     const { digest, sigs } = await skopeoSignatures(tmp, host, `${host}/siderolabs/installer-base:v1.11.0`);
-    assert.equal(sigs.length, 1);
-    const payload = JSON.parse(sigs[0]!.payload.toString()) as {
-      critical: { identity: { "docker-reference": string } };
-    };
-    // Signed as the release publishes it: the payload names the upstream repository.
-    assert.equal(payload.critical.identity["docker-reference"], "ghcr.io/siderolabs/installer-base");
-    assert.equal(signedDigest(sigs[0]!.payload), digest);
-    assert.ok(await opensslVerifies(tmp, await fixturePublicKey(), sigs[0]!.payload, sigs[0]!.signature));
+    // The release signs keylessly (as Sidero does) and, for key-based checks, with the fixture key.
+    assert.deepEqual(sigs.map((x) => x.keyless).sort(), [false, true]);
+    for (const sig of sigs) {
+      const payload = JSON.parse(sig.payload.toString()) as {
+        critical: { identity: { "docker-reference": string } };
+      };
+      // Signed as the release publishes it: the payload names the upstream repository.
+      assert.equal(payload.critical.identity["docker-reference"], "ghcr.io/siderolabs/installer-base");
+      assert.equal(signedDigest(sig.payload), digest);
+    }
+    const keyed = sigs.find((x) => !x.keyless)!;
+    assert.ok(await opensslVerifies(tmp, await fixturePublicKey(), keyed.payload, keyed.signature));
   });
 
   it("the public key route answers 404 without a signing key", async () => {
@@ -330,7 +337,11 @@ describe("fixture release images are signed", () => {
     const layout = await OciLayout.open((f.factory.services.release.location as { dir: string }).dir);
     const desc = await layout.resolve("siderolabs/imager:v1.11.0");
     const sig = await layout.manifest(await layout.resolve(`siderolabs/imager:${signatureTag(desc.digest)}`));
-    const layer = (JSON.parse(sig.bytes.toString()) as SigManifest).layers[0]!;
+    // The key-signed layer (the keyless one carries a certificate instead).
+    const layer = (JSON.parse(sig.bytes.toString()) as SigManifest).layers.find(
+      (l) => l.annotations["dev.sigstore.cosign/certificate"] === undefined,
+    )!;
+    assert.ok(layer, "a key-signed layer");
     const payloadPath = join(tmp, "imager-payload.json");
     await writeFile(payloadPath, await readFile(join(layout.dir, "blobs", ...layer.digest.split(":"))));
     await writeFile(
