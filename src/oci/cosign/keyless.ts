@@ -28,7 +28,7 @@ import {
 } from "./format.js";
 import type { SignatureSource } from "./signature-source.js";
 import type { TrustRoot } from "./trusted-root.js";
-import { asSource, decodeBase64, statementNamesDigest } from "./verify.js";
+import { asSource, decodeBase64, statementNamesDigest, verificationFailed } from "./verify.js";
 
 /** Layer annotation: PEM of the Fulcio leaf certificate. */
 export const CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate";
@@ -328,17 +328,10 @@ export async function verifyKeyless(
   try {
     res = await keylessSignatures(src, digest, verifier);
   } catch (e) {
-    throw new BootforgeError(
-      "dependency",
-      `signature verification of ${what}@${digest} failed: ${(e as Error).message}`,
-      { cause: e },
-    );
+    throw verificationFailed(what, digest, (e as Error).message, e);
   }
   if (res.verified.length > 0) return res.verified;
   // The most telling reason: a signature that was there but failed beats "no bundle".
   const reasons = res.failures.length > 0 ? res.failures : ["no signature"];
-  throw new BootforgeError(
-    "dependency",
-    `signature verification of ${what}@${digest} failed: ${reasons.join("; ")} (trusted root: ${verifier.root.source})`,
-  );
+  throw verificationFailed(what, digest, `${reasons.join("; ")} (trusted root: ${verifier.root.source})`);
 }

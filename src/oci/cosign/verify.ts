@@ -169,15 +169,21 @@ export async function verifySignature(
   try {
     res = await checkSignature(src, digest, keys);
   } catch (e) {
-    throw new BootforgeError(
-      "dependency",
-      `signature verification of ${what}@${digest} failed: ${(e as Error).message}`,
-      { cause: e },
-    );
+    throw verificationFailed(what, digest, (e as Error).message, e);
   }
-  if (!res.ok)
-    throw new BootforgeError(
-      "dependency",
-      `signature verification of ${what}@${digest} failed: ${res.reason}`,
-    );
+  if (!res.ok) throw verificationFailed(what, digest, res.reason);
+}
+
+/** The error of a failed signature check of `what@digest` (502 from the factory, exit 5). */
+export function verificationFailed(
+  what: string,
+  digest: string,
+  reason: string,
+  cause?: unknown,
+): BootforgeError {
+  return new BootforgeError(
+    "dependency",
+    `signature verification of ${what}@${digest} failed: ${reason}`,
+    cause === undefined ? {} : { cause },
+  );
 }
